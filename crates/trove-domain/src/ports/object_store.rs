@@ -1,0 +1,137 @@
+use std::ops::Range;
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+
+/// What a backend can do natively. The façade reads these instead of guessing, and says
+/// "unsupported" rather than quietly emulating where it cannot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Capabilities {
+    /// Atomic rename (local disk). Without it a move is copy then delete, done by the façade.
+    pub native_rename: bool,
+    /// Writes larger objects in parts, possibly in parallel.
+    pub multipart: bool,
+    /// The ETag of a single-part write is the hex MD5 of the content.
+    pub etag_is_md5: bool,
+    /// Conditional writes (if-none-match).
+    pub conditional_write: bool,
+    /// Deletes many objects per request.
+    pub batch_delete: bool,
+    /// Server-side copy.
+    pub copy: bool,
+}
+
+/// Metadata of a stored object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectMeta {
+    /// Key relative to the store's root.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// The server's ETag, unquoted, if any.
+    pub etag: Option<String>,
+    /// The server's MD5 of the content (GCS md5Hash, or an S3 single-part ETag), if known.
+    pub content_md5: Option<[u8; 16]>,
+    /// Last modification time, if known.
+    pub last_modified: Option<DateTime<Utc>>,
+}
+
+/// What a finished write reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PutResult {
+    /// Bytes written.
+    pub size: u64,
+    /// The server's ETag, unquoted, if any.
+    pub etag: Option<String>,
+}
+
+/// A streaming write. Nothing is visible at the key until [`ObjectWriter::close`] succeeds;
+/// [`ObjectWriter::abort`] (or dropping the writer) discards what was written.
+#[async_trait]
+pub trait ObjectWriter: Send {
+    /// Append a chunk.
+    async fn write(&mut self, chunk: Bytes) -> Result<()>;
+    /// Finish the object and make it visible.
+    async fn close(self: Box<Self>) -> Result<PutResult>;
+    /// Discard the write.
+    async fn abort(self: Box<Self>) -> Result<()>;
+}
+
+/// A streaming read.
+#[async_trait]
+pub trait ObjectReader: Send {
+    /// The next chunk, or `None` at the end.
+    async fn chunk(&mut self) -> Result<Option<Bytes>>;
+}
+
+/// Bytes under one storage root. Keys are `/`-separated paths relative to the root; folder
+/// artifacts are every object under a prefix ending in `/`.
+///
+/// Contract, checked by `trove-testkit`'s object-store conformance suite:
+/// * a write becomes visible whole at close, or not at all;
+/// * `delete` of a missing object succeeds and returns `false`;
+/// * `rename` is atomic where [`Capabilities::native_rename`] is set, and otherwise returns
+///   [`crate::ErrorKind::Unsupported`]: callers copy then delete, and each step is safe to repeat;
+/// * `list` is recursive and returns keys relative to the root, sorted.
+#[async_trait]
+pub trait ObjectStore: Send + Sync + std::fmt::Debug {
+    /// What the backend supports.
+    fn capabilities(&self) -> Capabilities;
+
+    /// The root as a URI or absolute path (`/data`, `s3://bucket/prefix`).
+    fn root(&self) -> &str;
+
+    /// How a user would name `key`: the absolute local path, or the object URL.
+    fn display_path(&self, key: &str) -> String;
+
+    /// The local file-system path of `key`, for stores on local disk.
+    fn local_path(&self, key: &str) -> Option<PathBuf>;
+
+    /// Start a streaming write to `key`, replacing what is there at close.
+    async fn writer(&self, key: &str) -> Result<Box<dyn ObjectWriter>>;
+
+    /// Read `key`, or a byte range of it. Missing objects are [`crate::ErrorKind::NotFound`].
+    async fn reader(&self, key: &str, range: Option<Range<u64>>) -> Result<Box<dyn ObjectReader>>;
+
+    /// Metadata of `key`, or `None` if missing.
+    async fn stat(&self, key: &str) -> Result<Option<ObjectMeta>>;
+
+    /// Every object under `prefix` (recursive), sorted by key.
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>>;
+
+    /// Delete one object; `Ok(false)` if it was already missing.
+    async fn delete(&self, key: &str) -> Result<bool>;
+
+    /// Delete every object under `prefix` (which should end in `/`); returns how many.
+    async fn delete_prefix(&self, prefix: &str) -> Result<u64>;
+
+    /// Copy one object.
+    async fn copy(&self, from: &str, to: &str) -> Result<()>;
+
+    /// Rename one object atomically (only with [`Capabilities::native_rename`]).
+    async fn rename(&self, from: &str, to: &str) -> Result<()>;
+
+    /// Write a whole buffer.
+    async fn put(&self, key: &str, data: Bytes) -> Result<PutResult> {
+        let mut w = self.writer(key).await?;
+        if !data.is_empty() {
+            w.write(data).await?;
+        }
+        w.close().await
+    }
+
+    /// Read a whole object into memory.
+    async fn read_all(&self, key: &str) -> Result<Bytes> {
+        let mut r = self.reader(key, None).await?;
+        let mut out = Vec::new();
+        while let Some(c) = r.chunk().await? {
+            out.extend_from_slice(&c);
+        }
+        Ok(Bytes::from(out))
+    }
+}
