@@ -1,1 +1,14 @@
-//! placeholder
+//! # trove-testkit
+//!
+//! What every implementation of Trove's ports, and every test of Trove, builds on:
+//! * [`backends`]: real backends for tests: a fresh, isolated PostgreSQL database, S3 bucket
+//!   and GCS bucket per test, from testcontainers, local processes, or embedded files;
+//! * [`catalog_suite`]: the conformance suite every [`trove_domain::ports::Catalog`] passes;
+//! * [`store_suite`]: the conformance suite every [`trove_domain::ports::ObjectStore`] passes;
+//! * [`strategies`]: proptest strategies for keys, contents and operation sequences.
+#![deny(missing_docs)]
+
+pub mod backends;
+pub mod catalog_suite;
+pub mod store_suite;
+pub mod strategies;
