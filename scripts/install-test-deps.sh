@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what Trove's real-backend tests need on a fresh Debian machine, then builds the
+# test-server image and binaries (`cargo xtask test-images`, idempotent: seconds when cached).
+#
+#   * debootstrap, to build the image's root filesystem (Docker has no registry here);
+#   * the PostgreSQL 15 server and client (the `local` provider; psql for debugging);
+#   * garage 2.5.0 and fake-gcs-server, cached under $TROVE_TEST_CACHE
+#     (default ~/.cache/trove-test-images) by the xtask.
+#
+# Usage: scripts/install-test-deps.sh [--force]   (--force re-creates the image)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
+[ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15)
+command -v psql >/dev/null 2>&1 || need+=(postgresql-client-15)
+if [ "${#need[@]}" -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-test-deps: missing ${need[*]}: install them as root (apt-get install ${need[*]})" >&2
+    exit 1
+  fi
+  echo "install-test-deps: apt-get install ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+exec cargo xtask test-images "$@"
