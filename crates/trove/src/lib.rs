@@ -1,1 +1,342 @@
-//! placeholder
+//! # Trove
+//!
+//! A data-artifact registry: register files, folders and bytes as *artifacts* in a SQL catalog
+//! (SQLite embedded by default, PostgreSQL for teams), keep their bytes in object storage, and
+//! manage their whole life: keys, content hashes and de-duplication, versions, and a lifecycle
+//! in which records move between the branches `main`, `archive` and `trash`, can be restored,
+//! and are deleted permanently only on purpose.
+//!
+//! ```no_run
+//! # async fn demo() -> trove::Result<()> {
+//! use trove::{SaveOptions, Trove, InitOptions, StoragePolicy};
+//! let trove = Trove::init(InitOptions::local("/tmp/my-data")).await?;
+//! let saved = trove.save("iris.csv", SaveOptions::key("datasets/iris.csv")).await?;
+//! let uid = saved.artifact().uid.clone();
+//! trove.trash(&[uid.clone()]).await?;   // hidden from listings, restorable
+//! trove.restore(&[uid.clone()]).await?; // back on main
+//! trove.delete_permanently(&[uid], StoragePolicy::Auto).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! The façade owns orchestration (the order of bytes and rows, retries, the storage policy);
+//! the catalog and object-store backends are ports from [`trove_domain`], injected through
+//! [`TroveBuilder`] or resolved from a path or URL by [`Trove::open`].
+#![deny(missing_docs)]
+
+mod lifecycle;
+mod local;
+mod maintenance;
+mod outcome;
+mod query;
+mod save;
+mod wiring;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use trove_domain::ports::{Catalog, Clock, ObjectStore, SystemClock};
+use trove_domain::{Instance, StorageId, StorageLocation, User};
+
+pub use outcome::{DeletePlan, FsckFinding, GcReport, KeptPath, Moved, PurgeReport, Purged, SaveOutcome};
+pub use save::{SaveOptions, Source};
+pub use trove_domain::lifecycle::{KeepReason, NoOpReason, Transition};
+pub use trove_domain::{
+    Artifact, ArtifactQuery, BranchId, BranchSelection, ContentHash, Error, ErrorKind, HashType, Key, Locator, Order,
+    Placement, RecordState, Result, Stem, StoragePolicy, Uid,
+};
+pub use wiring::{connect_catalog, open_store};
+
+/// Re-exported ports and domain modules, for backend and plugin authors.
+pub mod domain {
+    pub use trove_domain::*;
+}
+
+/// Name of the embedded catalog file inside a root's managed area.
+pub const EMBEDDED_DB: &str = "trove.db";
+/// Name of the marker file inside each managed root's `.trove/` folder.
+pub const STORAGE_MARKER: &str = "storage.json";
+
+/// The marker `.trove/storage.json` written into each managed storage root.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageMarker {
+    /// The storage location's uid.
+    pub storage_uid: String,
+    /// The uid of the instance managing the root.
+    pub instance_uid: String,
+    /// Where the instance's catalog is (for the embedded default, the SQLite file).
+    pub catalog: Option<String>,
+}
+
+/// How to create an instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitOptions {
+    /// The default storage root: a local folder (created if missing).
+    pub storage: String,
+    /// The catalog URL (`postgresql://...`, `sqlite://...`); `None` puts a SQLite catalog at
+    /// `<storage>/.trove/trove.db`.
+    pub db: Option<String>,
+    /// A name (defaults to the root folder's name).
+    pub name: Option<String>,
+    /// Whether new keys are virtual (bytes in `.trove/`; the default) or real.
+    pub keys_virtual: bool,
+    /// The user recorded as `created_by`.
+    pub user: Option<String>,
+}
+
+impl InitOptions {
+    /// An embedded instance (SQLite + local storage) rooted at `root`.
+    pub fn local(root: impl Into<PathBuf>) -> Self {
+        InitOptions {
+            storage: root.into().to_string_lossy().into_owned(),
+            db: None,
+            name: None,
+            keys_virtual: true,
+            user: None,
+        }
+    }
+}
+
+/// A storage location with its open object store.
+#[derive(Debug, Clone)]
+pub(crate) struct Store {
+    pub(crate) location: StorageLocation,
+    pub(crate) store: Arc<dyn ObjectStore>,
+}
+
+/// An open Trove instance: the handle every operation goes through. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Trove {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    catalog: Arc<dyn Catalog>,
+    instance: Instance,
+    stores: HashMap<StorageId, Store>,
+    default_storage: StorageId,
+    user: User,
+    clock: Arc<dyn Clock>,
+    location: String,
+}
+
+/// Composes a [`Trove`] from injected backends (for people who bring their own catalog or
+/// stores), or from a location string.
+#[derive(Debug, Default)]
+pub struct TroveBuilder {
+    catalog: Option<Arc<dyn Catalog>>,
+    stores: Vec<Arc<dyn ObjectStore>>,
+    clock: Option<Arc<dyn Clock>>,
+    user: Option<String>,
+    location: Option<String>,
+}
+
+impl TroveBuilder {
+    /// Use this catalog.
+    pub fn catalog(mut self, catalog: Arc<dyn Catalog>) -> Self {
+        self.catalog = Some(catalog);
+        self
+    }
+
+    /// Use this object store for the registered storage location with the same root.
+    /// Locations without an injected store are opened from their root URI.
+    pub fn store(mut self, store: Arc<dyn ObjectStore>) -> Self {
+        self.stores.push(store);
+        self
+    }
+
+    /// Use this clock (tests inject a fixed one).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Record this user as `created_by` (default: `$TROVE_USER`, `$USER`, or `trove`).
+    pub fn user(mut self, handle: impl Into<String>) -> Self {
+        self.user = Some(handle.into());
+        self
+    }
+
+    /// Open the instance at this location (a root folder or a catalog URL) unless a catalog
+    /// was injected.
+    pub fn location(mut self, location: impl Into<String>) -> Self {
+        self.location = Some(location.into());
+        self
+    }
+
+    /// Open the instance.
+    pub async fn open(self) -> Result<Trove> {
+        let location = self.location.clone().unwrap_or_default();
+        let catalog = match self.catalog {
+            Some(c) => c,
+            None => {
+                let url = wiring::catalog_url_for(&location)?;
+                connect_catalog(&url).await?
+            }
+        };
+        let instance = catalog.instance().await?.ok_or_else(|| {
+            Error::new(
+                ErrorKind::Instance,
+                format!("no Trove instance at {location}: create one with `trove init --storage DIR`"),
+            )
+        })?;
+        let mut stores = HashMap::new();
+        for loc in catalog.storages().await? {
+            let store = match self.stores.iter().find(|s| s.root() == loc.root) {
+                Some(s) => s.clone(),
+                None => open_store(&loc.root).await?,
+            };
+            stores.insert(loc.id, Store { location: loc, store });
+        }
+        let default_storage = instance.default_storage.or_else(|| stores.keys().min().copied()).ok_or_else(|| {
+            Error::new(ErrorKind::Instance, "the instance has no storage location: register one with `trove storage add`")
+        })?;
+        let user = catalog.ensure_user(&self.user.unwrap_or_else(default_user)).await?;
+        Ok(Trove {
+            inner: Arc::new(Inner {
+                catalog,
+                instance,
+                stores,
+                default_storage,
+                user,
+                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                location,
+            }),
+        })
+    }
+}
+
+fn default_user() -> String {
+    std::env::var("TROVE_USER").or_else(|_| std::env::var("USER")).ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "trove".into())
+}
+
+impl Trove {
+    /// A builder for injecting backends.
+    pub fn builder() -> TroveBuilder {
+        TroveBuilder::default()
+    }
+
+    /// Open an existing instance: a storage root holding an embedded catalog
+    /// (`<root>/.trove/trove.db`), or a catalog URL (`sqlite://...`, `postgresql://...`).
+    pub async fn open(location: impl AsRef<str>) -> Result<Trove> {
+        Trove::builder().location(location.as_ref()).open().await
+    }
+
+    /// Create an instance (see [`InitOptions`]).
+    pub async fn init(opts: InitOptions) -> Result<Trove> {
+        wiring::init(opts).await
+    }
+
+    /// The instance record.
+    pub fn instance(&self) -> &Instance {
+        &self.inner.instance
+    }
+
+    /// Where this instance was opened from (root folder or catalog URL).
+    pub fn location(&self) -> &str {
+        &self.inner.location
+    }
+
+    /// The catalog backend's name (`sqlite`, `postgresql`).
+    pub fn catalog_backend(&self) -> &'static str {
+        self.inner.catalog.backend()
+    }
+
+    /// The user recorded as `created_by`.
+    pub fn user(&self) -> &str {
+        &self.inner.user.handle
+    }
+
+    /// Every registered storage location.
+    pub fn storages(&self) -> Vec<StorageLocation> {
+        let mut v: Vec<_> = self.inner.stores.values().map(|s| s.location.clone()).collect();
+        v.sort_by_key(|l| l.id);
+        v
+    }
+
+    /// The default storage location.
+    pub fn default_storage(&self) -> &StorageLocation {
+        &self.store(self.inner.default_storage).expect("default storage is open").location
+    }
+
+    pub(crate) fn catalog(&self) -> &dyn Catalog {
+        self.inner.catalog.as_ref()
+    }
+
+    pub(crate) fn clock(&self) -> &dyn Clock {
+        self.inner.clock.as_ref()
+    }
+
+    pub(crate) fn store(&self, id: StorageId) -> Result<&Store> {
+        self.inner.stores.get(&id).ok_or_else(|| {
+            Error::new(ErrorKind::Storage, format!("storage location {} is not open in this session; reopen the instance", id.0))
+        })
+    }
+
+    pub(crate) fn default_store(&self) -> &Store {
+        self.store(self.inner.default_storage).expect("default storage is open")
+    }
+
+    pub(crate) fn user_record(&self) -> &User {
+        &self.inner.user
+    }
+
+    /// Whether this instance manages (may write and delete bytes in) a storage location.
+    pub fn manages(&self, location: &StorageLocation) -> bool {
+        location.instance_uid == self.inner.instance.uid
+    }
+
+    /// The full path of an artifact's bytes: an absolute local path, or the object URL.
+    pub fn path(&self, artifact: &Artifact) -> Result<String> {
+        let store = self.store(artifact.storage)?;
+        let key = artifact.storage_key();
+        Ok(if artifact.is_folder() { store.store.display_path(&format!("{key}/")) } else { store.store.display_path(&key) })
+    }
+
+    /// The root of the storage location holding an artifact.
+    pub fn storage_root(&self, artifact: &Artifact) -> Result<String> {
+        Ok(self.store(artifact.storage)?.location.root.clone())
+    }
+
+    /// A local path to an artifact's content. On local storage this is the stored file itself
+    /// (no copy); cloud storage is not cached yet and says so.
+    pub async fn cache(&self, artifact: &Artifact) -> Result<PathBuf> {
+        let store = self.store(artifact.storage)?;
+        let key = artifact.storage_key();
+        store.store.local_path(&key).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Unsupported,
+                format!("{} lives in {}, and caching cloud objects is not available yet; read it with `load`", artifact.label(), store.location.root),
+            )
+        })
+    }
+
+    /// The content of a file artifact, in memory.
+    pub async fn load_bytes(&self, artifact: &Artifact) -> Result<bytes::Bytes> {
+        if artifact.is_folder() {
+            return Err(Error::invalid_input(format!(
+                "{} is a folder; use `cache` to get its local path",
+                artifact.label()
+            )));
+        }
+        self.store(artifact.storage)?.store.read_all(&artifact.storage_key()).await
+    }
+}
+
+/// Normalise a local root: absolute, `.` and `..` resolved lexically, no trailing slash.
+pub(crate) fn normalize_root(path: &Path) -> Result<PathBuf> {
+    let abs = std::path::absolute(path).map_err(|e| Error::io(format!("cannot resolve {}", path.display()), e))?;
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,184 @@
+//! Lifecycle operations: trash, restore, archive, permanent deletion, trash retention.
+//!
+//! Validation and destinations come from the pure table in `trove_domain::lifecycle`; the
+//! catalog applies a whole batch set-based in one transaction, or nothing.
+
+use chrono::{DateTime, Utc};
+use trove_domain::lifecycle::{PurgeDecision, purge_decision};
+use trove_domain::{Artifact, ArtifactQuery, BranchId, BranchSelection, Error, ErrorKind, Operation, Result, StoragePolicy, Uid};
+
+use crate::outcome::{DeletePlan, KeptPath, Moved, PurgeReport, Purged};
+use crate::Trove;
+
+impl Trove {
+    /// Move records to the trash (spec 1, row 2): hidden from default queries, restorable; if a
+    /// record was its family's head, the newest remaining version on that branch becomes head.
+    /// A record already in the trash is an [`ErrorKind::AlreadyInTrash`] error and nothing in
+    /// the batch changes: deleting for good is [`Trove::delete_permanently`].
+    pub async fn trash(&self, uids: &[Uid]) -> Result<Vec<Moved>> {
+        self.branch_op(uids, Operation::Trash).await
+    }
+
+    /// Restore records: from the trash to the branch they came from, from the archive to main;
+    /// live records are left as they are (a no-op, not an error). Heads are recomputed.
+    pub async fn restore(&self, uids: &[Uid]) -> Result<Vec<Moved>> {
+        self.branch_op(uids, Operation::Restore).await
+    }
+
+    /// Archive live records: kept, but hidden from default queries.
+    pub async fn archive(&self, uids: &[Uid]) -> Result<Vec<Moved>> {
+        self.branch_op(uids, Operation::Archive).await
+    }
+
+    async fn branch_op(&self, uids: &[Uid], op: Operation) -> Result<Vec<Moved>> {
+        if uids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let results = self.catalog().apply_transition(uids, op).await?;
+        Ok(results.into_iter().map(|r| Moved { artifact: r.artifact, transition: r.transition }).collect())
+    }
+
+    /// Split records into those `trash` would move and those already in the trash, so a caller
+    /// (the CLI) can ask before deleting the latter permanently.
+    pub async fn plan_delete(&self, uids: &[Uid]) -> Result<DeletePlan> {
+        let found = self.artifacts_by_uid(uids).await?;
+        let mut plan = DeletePlan::default();
+        for a in found {
+            if a.branch == BranchId::TRASH {
+                plan.already_in_trash.push(a);
+            } else {
+                plan.to_trash.push(a);
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Every record with these uids, in order; a missing uid is a NotFound error naming it.
+    pub async fn artifacts_by_uid(&self, uids: &[Uid]) -> Result<Vec<Artifact>> {
+        let rows = self
+            .catalog()
+            .artifacts(&ArtifactQuery { branch: BranchSelection::All, uids: Some(uids.to_vec()), ..Default::default() })
+            .await?;
+        let mut out = Vec::with_capacity(uids.len());
+        let mut missing = Vec::new();
+        for uid in uids {
+            match rows.iter().find(|a| &a.uid == uid) {
+                Some(a) => {
+                    if !out.iter().any(|o: &Artifact| &o.uid == uid) {
+                        out.push(a.clone());
+                    }
+                }
+                None => missing.push(uid.to_string()),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(Error::not_found(format!(
+                "no artifact with uid {}: check the uids with `trove ls --branch all`",
+                missing.join(", ")
+            )));
+        }
+        Ok(out)
+    }
+
+    /// Delete records permanently, from any branch (spec 1, rows 4 and 5), with the storage
+    /// policy of spec 1 section 3. Crash-safe order: mark the rows as purging (hidden), delete
+    /// the bytes the policy says to, then delete the rows. If deleting bytes fails, records
+    /// whose bytes were untouched are unmarked (intact, retryable), the failing one stays
+    /// marked for `fsck`, and the error says which. The report lists every path deleted and
+    /// every path that remains.
+    pub async fn delete_permanently(&self, uids: &[Uid], policy: StoragePolicy) -> Result<PurgeReport> {
+        if uids.is_empty() {
+            return Ok(PurgeReport::default());
+        }
+        let artifacts = self.artifacts_by_uid(uids).await?;
+        // Decide everything before changing anything: a refused policy changes nothing.
+        let mut decisions = Vec::with_capacity(artifacts.len());
+        for a in &artifacts {
+            let store = self.store(a.storage)?;
+            let owner = a.bytes_owner(self.manages(&store.location));
+            decisions.push(purge_decision(owner, policy, &store.location.root)?);
+        }
+        let marked = self.catalog().begin_purge(uids).await?;
+        let mut report = PurgeReport::default();
+        let mut done: Vec<Uid> = Vec::new();
+        for (i, (a, decision)) in artifacts.iter().zip(&decisions).enumerate() {
+            let a = marked.iter().find(|m| m.uid == a.uid).unwrap_or(a);
+            match self.purge_bytes(a, *decision).await {
+                Ok(p) => {
+                    done.push(a.uid.clone());
+                    report.purged.push(p);
+                }
+                Err(e) => {
+                    let untouched: Vec<Uid> = artifacts[i + 1..].iter().map(|a| a.uid.clone()).collect();
+                    let _ = self.catalog().abort_purge(&untouched).await;
+                    let _ = self.catalog().finish_purge(&done).await;
+                    return Err(Error::new(
+                        e.kind(),
+                        format!(
+                            "could not delete the bytes of {}: {e}. It is marked for deletion and hidden; run \
+                             `trove fsck` (or delete it permanently again) to finish. {} other record(s) were left intact.",
+                            a.label(),
+                            untouched.len()
+                        ),
+                    )
+                    .with_source(e));
+                }
+            }
+        }
+        self.catalog().finish_purge(&done).await?;
+        Ok(report)
+    }
+
+    async fn purge_bytes(&self, a: &Artifact, decision: PurgeDecision) -> Result<Purged> {
+        let store = self.store(a.storage)?;
+        let key = a.storage_key();
+        let path = if a.is_folder() { store.store.display_path(&format!("{key}/")) } else { store.store.display_path(&key) };
+        let mut p = Purged { artifact: a.clone(), removed_paths: vec![], kept_paths: vec![], missing_paths: vec![] };
+        match decision {
+            PurgeDecision::Keep(reason) => p.kept_paths.push(KeptPath { path, reason }),
+            PurgeDecision::Delete => {
+                let existed = if a.is_folder() {
+                    store.store.delete_prefix(&format!("{key}/")).await? > 0
+                } else {
+                    store.store.delete(&key).await?
+                };
+                if existed {
+                    p.removed_paths.push(path);
+                } else {
+                    p.missing_paths.push(path);
+                }
+            }
+        }
+        Ok(p)
+    }
+
+    /// Records in the trash since before `older_than` (all of the trash with `None`).
+    pub async fn trash_older_than(&self, older_than: Option<DateTime<Utc>>) -> Result<Vec<Artifact>> {
+        self.catalog()
+            .artifacts(&ArtifactQuery {
+                branch: BranchSelection::Only(BranchId::TRASH),
+                branch_changed_before: older_than,
+                ..Default::default()
+            })
+            .await
+    }
+
+    /// Trash retention: permanently delete (storage policy `auto`) every record trashed
+    /// before `older_than`. With `dry_run`, only list what would go.
+    pub async fn empty_trash(&self, older_than: Option<DateTime<Utc>>, dry_run: bool) -> Result<(Vec<Artifact>, PurgeReport)> {
+        let doomed = self.trash_older_than(older_than).await?;
+        if dry_run || doomed.is_empty() {
+            return Ok((doomed, PurgeReport::default()));
+        }
+        let uids: Vec<Uid> = doomed.iter().map(|a| a.uid.clone()).collect();
+        let report = self.delete_permanently(&uids, StoragePolicy::Auto).await?;
+        Ok((doomed, report))
+    }
+
+    /// Trash one record. Deleting an artifact already in the trash is an error whose message
+    /// says how to delete it permanently (the library never deletes permanently by surprise).
+    pub async fn delete(&self, uid: &Uid) -> Result<Moved> {
+        let mut moved = self.trash(std::slice::from_ref(uid)).await?;
+        moved.pop().ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no artifact with uid {uid}")))
+    }
+}

@@ -1,0 +1,162 @@
+//! Typed outcomes of the façade's operations. The CLI turns these into tables and JSON.
+
+use serde::Serialize;
+use trove_domain::lifecycle::{KeepReason, Transition};
+use trove_domain::{Artifact, Uid};
+
+/// What `save` did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum SaveOutcome {
+    /// A new artifact (a new family).
+    Created {
+        /// The new record.
+        artifact: Artifact,
+    },
+    /// Identical content already existed (any key, any branch but trash): nothing was written.
+    Existing {
+        /// The existing record.
+        artifact: Artifact,
+    },
+    /// The key already existed: this is the family's next version, now `is_latest`.
+    NewVersion {
+        /// The new version.
+        artifact: Artifact,
+        /// The version it follows.
+        previous: Uid,
+    },
+    /// Identical content under the same key was in the trash: it came back.
+    RestoredFromTrash {
+        /// The restored record.
+        artifact: Artifact,
+    },
+}
+
+impl SaveOutcome {
+    /// The artifact saved, found, or restored.
+    pub fn artifact(&self) -> &Artifact {
+        match self {
+            SaveOutcome::Created { artifact }
+            | SaveOutcome::Existing { artifact }
+            | SaveOutcome::NewVersion { artifact, .. }
+            | SaveOutcome::RestoredFromTrash { artifact } => artifact,
+        }
+    }
+
+    /// Take the artifact.
+    pub fn into_artifact(self) -> Artifact {
+        match self {
+            SaveOutcome::Created { artifact }
+            | SaveOutcome::Existing { artifact }
+            | SaveOutcome::NewVersion { artifact, .. }
+            | SaveOutcome::RestoredFromTrash { artifact } => artifact,
+        }
+    }
+
+    /// A stable snake_case name: `created`, `existing`, `new_version`, `restored_from_trash`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SaveOutcome::Created { .. } => "created",
+            SaveOutcome::Existing { .. } => "existing",
+            SaveOutcome::NewVersion { .. } => "new_version",
+            SaveOutcome::RestoredFromTrash { .. } => "restored_from_trash",
+        }
+    }
+
+    /// One sentence for people.
+    pub fn describe(&self) -> String {
+        match self {
+            SaveOutcome::Created { artifact } => format!("saved {}", artifact.label()),
+            SaveOutcome::Existing { artifact } => {
+                format!("identical content already exists as {}; nothing new was stored", artifact.label())
+            }
+            SaveOutcome::NewVersion { artifact, previous } => {
+                format!("saved {} as a new version of {previous}", artifact.label())
+            }
+            SaveOutcome::RestoredFromTrash { artifact } => {
+                format!("identical content was in the trash: restored {}", artifact.label())
+            }
+        }
+    }
+}
+
+/// What a branch operation (trash, restore, archive) did to one record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Moved {
+    /// The record after the operation.
+    pub artifact: Artifact,
+    /// What happened to it.
+    pub transition: Transition,
+}
+
+/// What happened to one artifact deleted permanently.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Purged {
+    /// The record as it was before deletion.
+    pub artifact: Artifact,
+    /// Paths whose bytes were deleted.
+    pub removed_paths: Vec<String>,
+    /// Paths whose bytes remain, with why.
+    pub kept_paths: Vec<KeptPath>,
+    /// Paths that were to be deleted but were already missing from storage.
+    pub missing_paths: Vec<String>,
+}
+
+/// A path left in place by permanent deletion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeptPath {
+    /// The path (absolute local path or object URL).
+    pub path: String,
+    /// Why it was kept.
+    pub reason: KeepReason,
+}
+
+/// The result of a permanent deletion of one or more artifacts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PurgeReport {
+    /// One entry per artifact.
+    pub purged: Vec<Purged>,
+}
+
+impl PurgeReport {
+    /// Every path deleted.
+    pub fn removed_paths(&self) -> impl Iterator<Item = &str> {
+        self.purged.iter().flat_map(|p| p.removed_paths.iter().map(String::as_str))
+    }
+
+    /// Every path kept.
+    pub fn kept_paths(&self) -> impl Iterator<Item = &KeptPath> {
+        self.purged.iter().flat_map(|p| p.kept_paths.iter())
+    }
+}
+
+/// How `delete` resolves a set of records: which go to the trash and which are there already.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DeletePlan {
+    /// Live or archived records: `trash` moves them.
+    pub to_trash: Vec<Artifact>,
+    /// Records already in the trash: only a permanent deletion removes them.
+    pub already_in_trash: Vec<Artifact>,
+}
+
+/// One finding of `fsck`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FsckFinding {
+    /// The record concerned.
+    pub uid: Uid,
+    /// What was found.
+    pub problem: String,
+    /// What was done about it (or would be, in a dry run).
+    pub action: String,
+}
+
+/// Objects in a managed area that no record references.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct GcReport {
+    /// Orphaned paths found (and removed unless it was a dry run).
+    pub orphans: Vec<String>,
+    /// Bytes they hold.
+    pub bytes: u64,
+    /// Whether anything was removed.
+    pub removed: bool,
+}

@@ -1,0 +1,56 @@
+//! Lookups and listings. Default views show `main` only (spec 1, section 5); lookups by uid or
+//! stem find a record on any branch, so trashed records can be inspected and restored.
+
+use trove_domain::{Artifact, ArtifactQuery, BranchId, BranchSelection, Error, Locator, Order, Result};
+
+use crate::Trove;
+
+impl Trove {
+    /// Find one artifact: by full uid (that version, any branch), by 16-character stem (the
+    /// family's head on main, else its newest version anywhere), or by key (the head on main).
+    pub async fn get(&self, locator: &str) -> Result<Artifact> {
+        let loc = Locator::parse(locator);
+        let found = match &loc {
+            Locator::Uid(uid) => self.catalog().artifact(uid).await?,
+            Locator::Stem(stem) => {
+                let family = self
+                    .catalog()
+                    .artifacts(&ArtifactQuery::new().stem(stem.clone()).branch(BranchSelection::All).order(Order::Version))
+                    .await?;
+                family
+                    .iter()
+                    .find(|a| a.is_latest && a.branch == BranchId::MAIN)
+                    .or_else(|| family.last())
+                    .cloned()
+            }
+            Locator::Key(key) => {
+                let heads = self.catalog().artifacts(&ArtifactQuery::new().key(key.clone()).latest_only()).await?;
+                heads.into_iter().max_by_key(|a| a.created_at)
+            }
+        };
+        found.ok_or_else(|| {
+            let hint = match loc {
+                Locator::Key(_) => "keys are looked up on main; a trashed or archived artifact is found by its uid (`trove ls --branch all`)",
+                _ => "list every branch with `trove ls --branch all`",
+            };
+            Error::not_found(format!("no artifact with {loc}: {hint}"))
+        })
+    }
+
+    /// Artifacts matching a query (default: `main` only).
+    pub async fn list(&self, query: &ArtifactQuery) -> Result<Vec<Artifact>> {
+        self.catalog().artifacts(query).await
+    }
+
+    /// How many artifacts match a query.
+    pub async fn count(&self, query: &ArtifactQuery) -> Result<u64> {
+        self.catalog().count_artifacts(query).await
+    }
+
+    /// Every version of the family of `locator`, oldest first, on the selected branches
+    /// (default: main only, as every default view).
+    pub async fn versions(&self, locator: &str, branch: BranchSelection) -> Result<Vec<Artifact>> {
+        let a = self.get(locator).await?;
+        self.catalog().artifacts(&ArtifactQuery::new().stem(a.stem()).branch(branch).order(Order::Version)).await
+    }
+}

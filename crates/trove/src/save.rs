@@ -1,0 +1,497 @@
+//! Saving artifacts: from a local file, a local folder, or bytes in memory.
+//!
+//! The order of bytes and rows (design, section 3): bytes go to the fresh managed key
+//! `.trove/<uid><suffix>`, which no row points at, while they are hashed (one pass); then the
+//! row is committed. A real key is placed afterwards with a marked row, so that at every step
+//! each unmarked row matches its bytes and a crash leaves at worst unreferenced garbage.
+
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use trove_domain::key::{check_key_suffix, managed_storage_key, suffix_of};
+use trove_domain::{
+    Artifact, ArtifactQuery, ArtifactUpdate, BranchId, BranchSelection, ContentHash, Error, ErrorKind, Key, NewArtifact,
+    Operation, Pending, Placement, Result, Uid,
+};
+
+use crate::local::{self, Written};
+use crate::outcome::SaveOutcome;
+use crate::{Store, Trove};
+
+/// How many times a save retries after losing a race to a concurrent writer.
+const MAX_ATTEMPTS: u32 = 12;
+
+/// What to save.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A local file or folder.
+    Path(PathBuf),
+    /// Bytes in memory; the suffix comes from the key unless given (e.g. `".csv"`).
+    Bytes {
+        /// The content.
+        data: Bytes,
+        /// The suffix, if the key does not carry it.
+        suffix: Option<String>,
+    },
+}
+
+impl From<&Path> for Source {
+    fn from(p: &Path) -> Self {
+        Source::Path(p.to_path_buf())
+    }
+}
+
+impl From<PathBuf> for Source {
+    fn from(p: PathBuf) -> Self {
+        Source::Path(p)
+    }
+}
+
+impl From<&str> for Source {
+    fn from(p: &str) -> Self {
+        Source::Path(PathBuf::from(p))
+    }
+}
+
+impl From<Bytes> for Source {
+    fn from(data: Bytes) -> Self {
+        Source::Bytes { data, suffix: None }
+    }
+}
+
+impl From<Vec<u8>> for Source {
+    fn from(data: Vec<u8>) -> Self {
+        Source::Bytes { data: Bytes::from(data), suffix: None }
+    }
+}
+
+/// Options of a save. One of `key` or `description` is required.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SaveOptions {
+    /// The key (a relative `/`-separated path).
+    pub key: Option<String>,
+    /// A description.
+    pub description: Option<String>,
+    /// Free-text kind (`dataset`, `model`...).
+    pub kind: Option<String>,
+    /// Store the bytes at the key itself (a real key) rather than in the managed area.
+    /// `None` follows the instance setting.
+    pub real_key: Option<bool>,
+    /// Create a new artifact even when identical content exists.
+    pub allow_duplicate: bool,
+    /// The version this one revises (for keyless families; with a key it must be the head).
+    pub revises: Option<Uid>,
+    /// A label for this version, unique within the family.
+    pub version_tag: Option<String>,
+}
+
+impl SaveOptions {
+    /// Save under `key`.
+    pub fn key(key: impl Into<String>) -> Self {
+        SaveOptions { key: Some(key.into()), ..Self::default() }
+    }
+
+    /// Save with only a description.
+    pub fn description(d: impl Into<String>) -> Self {
+        SaveOptions { description: Some(d.into()), ..Self::default() }
+    }
+
+    /// Add a description.
+    pub fn with_description(mut self, d: impl Into<String>) -> Self {
+        self.description = Some(d.into());
+        self
+    }
+
+    /// Store at the key itself.
+    pub fn real_key(mut self) -> Self {
+        self.real_key = Some(true);
+        self
+    }
+
+    /// Allow a duplicate of existing content.
+    pub fn allow_duplicate(mut self) -> Self {
+        self.allow_duplicate = true;
+        self
+    }
+}
+
+/// Everything decided before bytes move.
+struct Plan {
+    key: Option<Key>,
+    suffix: String,
+    real: bool,
+}
+
+impl Trove {
+    /// Save a file, folder, or bytes as an artifact, in the default storage location.
+    ///
+    /// * identical content (any key, any branch but trash) returns [`SaveOutcome::Existing`]
+    ///   unless `allow_duplicate`;
+    /// * identical content under the same key in the trash comes back:
+    ///   [`SaveOutcome::RestoredFromTrash`];
+    /// * a key that exists (not in the trash) gets the next version: [`SaveOutcome::NewVersion`];
+    /// * a path already inside the storage root is registered in place, without copying.
+    pub async fn save(&self, source: impl Into<Source>, opts: SaveOptions) -> Result<SaveOutcome> {
+        let source = source.into();
+        if opts.key.is_none() && opts.description.is_none() {
+            return Err(Error::invalid_input(
+                "an artifact needs a key or a description: pass --key PATH or --description TEXT",
+            ));
+        }
+        let key = opts.key.as_deref().map(Key::parse).transpose()?;
+        if let Some(tag) = &opts.version_tag
+            && tag.trim().is_empty()
+        {
+            return Err(Error::invalid_input("a version tag cannot be empty; omit it or give text"));
+        }
+        let store = self.default_store();
+        if !self.manages(&store.location) {
+            return Err(not_managed(&store.location.root, &store.location.instance_uid));
+        }
+        let (suffix, is_folder) = match &source {
+            Source::Path(p) => {
+                let meta = tokio::fs::metadata(p).await.map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::NotFound {
+                        Error::new(ErrorKind::SourceNotFound, format!("no file or folder at {}: check the path", p.display()))
+                    } else {
+                        Error::io(format!("cannot read {}", p.display()), e)
+                    }
+                })?;
+                let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                (suffix_of(&name), meta.is_dir())
+            }
+            Source::Bytes { suffix: Some(s), .. } => (s.to_lowercase(), false),
+            Source::Bytes { suffix: None, .. } => (key.as_ref().map(Key::suffix).unwrap_or_default(), false),
+        };
+        if let Some(k) = &key {
+            check_key_suffix(k, &suffix)?;
+        }
+        if let Source::Path(p) = &source
+            && let Some(local_root) = store.store.local_path("")
+        {
+            let abs = crate::normalize_root(p)?;
+            if let Ok(rel) = abs.strip_prefix(&local_root) {
+                return self.register_in_place(store, rel, key, suffix, is_folder, &opts).await;
+            }
+        }
+        let real = key.is_some() && opts.real_key.unwrap_or(!self.instance().keys_virtual);
+        let plan = Plan { key, suffix, real };
+        let mut last_err = None;
+        for attempt in 0..MAX_ATTEMPTS {
+            match self.save_attempt(store, &source, is_folder, &plan, &opts).await {
+                Err(e) if e.is_retryable() || e.kind() == ErrorKind::StaleRevises && opts.revises.is_none() => {
+                    last_err = Some(e);
+                    tokio::time::sleep(std::time::Duration::from_millis(5 << attempt.min(6))).await;
+                }
+                other => return other,
+            }
+        }
+        Err(last_err.expect("at least one attempt"))
+    }
+
+    async fn save_attempt(
+        &self,
+        store: &Store,
+        source: &Source,
+        is_folder: bool,
+        plan: &Plan,
+        opts: &SaveOptions,
+    ) -> Result<SaveOutcome> {
+        let catalog = self.catalog();
+        let storage = store.location.id;
+        // The family this save joins: the key's head, or an explicit `revises`.
+        let head = match (&plan.key, &opts.revises) {
+            (Some(k), _) => catalog.family_head_by_key(storage, k).await?,
+            (None, Some(r)) => Some(catalog.artifact(r).await?.ok_or_else(|| {
+                Error::not_found(format!("cannot revise {r}: no such artifact; check the uid with `trove ls --branch all`"))
+            })?),
+            (None, None) => None,
+        };
+        if let (Some(r), Some(h)) = (&opts.revises, &head)
+            && &h.uid != r
+        {
+            return Err(Error::new(
+                ErrorKind::StaleRevises,
+                format!("cannot revise {r}: the head of its family is now {}; revise that version instead", h.uid),
+            ));
+        }
+        let uid = match &head {
+            Some(h) => {
+                let max = catalog.max_version(&h.stem()).await?.unwrap_or(0);
+                h.stem().uid(max + 1)?
+            }
+            None => Uid::new_family(),
+        };
+        if plan.real {
+            self.check_real_key_free(store, plan.key.as_ref().expect("real keys have a key"), head.as_ref()).await?;
+        }
+        let managed_key = managed_storage_key(&uid, &plan.suffix);
+        let written = match source {
+            Source::Path(p) if is_folder => local::write_folder(store.store.as_ref(), p, &managed_key).await?,
+            Source::Path(p) => local::write_file(store.store.as_ref(), p, &managed_key).await?,
+            Source::Bytes { data, .. } => local::write_bytes(store.store.as_ref(), data.clone(), &managed_key).await?,
+        };
+        match self.commit_save(store, &written, plan, opts, head, uid.clone()).await {
+            Ok(outcome @ (SaveOutcome::Created { .. } | SaveOutcome::NewVersion { .. }))
+                if plan.real && outcome.artifact().pending.is_some() =>
+            {
+                let placed = match self.place_real_key(store, outcome.artifact().clone(), &written).await {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Roll back to a valid state: the record keeps its bytes in the managed area.
+                        let _ = catalog
+                            .update_artifact(&uid, &ArtifactUpdate { pending: Some(None), ..Default::default() })
+                            .await;
+                        return Err(Error::new(
+                            e.kind(),
+                            format!(
+                                "saved {} but could not move its bytes to the real key: {e}; the artifact keeps \
+                                 them in the managed area",
+                                outcome.artifact().label()
+                            ),
+                        )
+                        .with_source(e));
+                    }
+                };
+                Ok(match outcome {
+                    SaveOutcome::NewVersion { previous, .. } => SaveOutcome::NewVersion { artifact: placed, previous },
+                    _ => SaveOutcome::Created { artifact: placed },
+                })
+            }
+            Ok(outcome) => Ok(outcome),
+            Err(e) => {
+                // Unless the row made it in after all (a lost reply), nothing references the
+                // freshly written bytes: remove them, then report.
+                if !matches!(catalog.artifact(&uid).await, Ok(Some(_))) {
+                    let _ = local::remove_written(store.store.as_ref(), &written).await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Dedup, then insert the row. On any outcome other than a new row the written bytes are
+    /// removed before returning.
+    async fn commit_save(
+        &self,
+        store: &Store,
+        written: &Written,
+        plan: &Plan,
+        opts: &SaveOptions,
+        head: Option<Artifact>,
+        uid: Uid,
+    ) -> Result<SaveOutcome> {
+        let catalog = self.catalog();
+        let content = written.content.clone();
+        if !opts.allow_duplicate && content.size > 0 {
+            let existing = catalog
+                .artifacts(&ArtifactQuery {
+                    branch: BranchSelection::All,
+                    exclude_trash: true,
+                    hash: Some(content.hash.clone()),
+                    order: trove_domain::Order::Version,
+                    ..ArtifactQuery::default()
+                })
+                .await?;
+            let best = existing
+                .iter()
+                .find(|a| a.key == plan.key && a.is_latest && a.branch == BranchId::MAIN)
+                .or_else(|| existing.iter().find(|a| a.key == plan.key))
+                .or_else(|| existing.first());
+            if let Some(found) = best {
+                local::remove_written(store.store.as_ref(), written).await?;
+                return Ok(SaveOutcome::Existing { artifact: found.clone() });
+            }
+            if let Some(k) = &plan.key {
+                let trashed = catalog
+                    .artifacts(
+                        &ArtifactQuery::new()
+                            .branch(BranchSelection::Only(BranchId::TRASH))
+                            .key(k.as_str())
+                            .hash(content.hash.clone())
+                            .order(trove_domain::Order::Version),
+                    )
+                    .await?;
+                if let Some(t) = trashed.last() {
+                    let moved = catalog.apply_transition(std::slice::from_ref(&t.uid), Operation::SaveIdentical).await?;
+                    local::remove_written(store.store.as_ref(), written).await?;
+                    let artifact = moved.into_iter().next().map(|m| m.artifact).unwrap_or_else(|| t.clone());
+                    return Ok(SaveOutcome::RestoredFromTrash { artifact });
+                }
+            }
+        }
+        let managed_key = managed_storage_key(&uid, &plan.suffix);
+        let new = NewArtifact {
+            uid,
+            key: plan.key.clone(),
+            description: opts.description.clone(),
+            suffix: plan.suffix.clone(),
+            kind: opts.kind.clone(),
+            otype: None,
+            content,
+            n_files: written.n_files,
+            n_observations: None,
+            version_tag: opts.version_tag.clone(),
+            storage: store.location.id,
+            placement: Placement::Managed,
+            created_by: self.user_record().id,
+            revises: head.as_ref().map(|h| h.uid.clone()),
+            pending: plan.real.then(|| Pending::PlacingRealKey { managed_key }),
+            created_at: self.clock().now(),
+        };
+        let artifact = catalog.create_artifact(&new).await?;
+        Ok(match head {
+            Some(h) => SaveOutcome::NewVersion { artifact, previous: h.uid },
+            None => SaveOutcome::Created { artifact },
+        })
+    }
+
+    /// Refuse a real key whose path holds bytes that no version of this family owns.
+    async fn check_real_key_free(&self, store: &Store, key: &Key, head: Option<&Artifact>) -> Result<()> {
+        let occupied = if let Some(local) = store.store.local_path(key.as_str()) {
+            tokio::fs::symlink_metadata(&local).await.is_ok()
+        } else {
+            store.store.stat(key.as_str()).await?.is_some() || !store.store.list(&format!("{key}/")).await?.is_empty()
+        };
+        if !occupied {
+            return Ok(());
+        }
+        let owner = self.real_key_occupant(store, key).await?;
+        match (owner, head) {
+            (Some(o), Some(h)) if o.stem() == h.stem() => Ok(()),
+            (Some(o), _) => Err(Error::new(
+                ErrorKind::PathOccupied,
+                format!(
+                    "{} already holds the bytes of {}: choose another key, or save without --real-key",
+                    store.store.display_path(key.as_str()),
+                    o.label()
+                ),
+            )),
+            (None, _) => Err(Error::new(
+                ErrorKind::PathOccupied,
+                format!(
+                    "a file already exists at {} and belongs to no artifact: register it in place, or choose another key",
+                    store.store.display_path(key.as_str())
+                ),
+            )),
+        }
+    }
+
+    /// The record whose bytes sit at a real key's path, if any.
+    async fn real_key_occupant(&self, store: &Store, key: &Key) -> Result<Option<Artifact>> {
+        let rows = self
+            .catalog()
+            .artifacts(&ArtifactQuery {
+                branch: BranchSelection::All,
+                key: Some(key.as_str().to_owned()),
+                storage: Some(store.location.id),
+                include_pending: true,
+                ..ArtifactQuery::default()
+            })
+            .await?;
+        Ok(rows.into_iter().find(|a| a.storage_key() == key.as_str()))
+    }
+
+    /// Move a freshly saved real-key artifact's bytes from the managed area to its key. The
+    /// previous occupant of the path (an older version) first gets a copy of its bytes in the
+    /// managed area and its row updated, so every version stays readable (spec 2, section 3).
+    async fn place_real_key(&self, store: &Store, artifact: Artifact, written: &Written) -> Result<Artifact> {
+        let key = artifact.key.clone().expect("real keys have a key");
+        let from = written.key.clone();
+        if let Some(occupant) = self.real_key_occupant(store, &key).await?
+            && occupant.uid != artifact.uid
+        {
+            let target = managed_storage_key(&occupant.uid, &occupant.suffix);
+            local::copy_artifact_bytes(store.store.as_ref(), key.as_str(), &target, occupant.is_folder()).await?;
+            self.catalog()
+                .update_artifact(&occupant.uid, &ArtifactUpdate { placement: Some(Placement::Managed), ..Default::default() })
+                .await?;
+        }
+        local::move_artifact_bytes(store.store.as_ref(), &from, key.as_str(), artifact.is_folder()).await?;
+        self.catalog()
+            .update_artifact(
+                &artifact.uid,
+                &ArtifactUpdate { placement: Some(Placement::RealKey), pending: Some(None), ..Default::default() },
+            )
+            .await
+    }
+
+    /// Register a file or folder already inside the storage root, without copying. With no
+    /// key, the key is its relative path (a real key); with another key, the key is virtual
+    /// and the real path is remembered.
+    async fn register_in_place(
+        &self,
+        store: &Store,
+        rel: &Path,
+        key: Option<Key>,
+        suffix: String,
+        is_folder: bool,
+        opts: &SaveOptions,
+    ) -> Result<SaveOutcome> {
+        let rel_str = rel.to_str().map(|s| s.replace('\\', "/")).ok_or_else(|| {
+            Error::invalid_input(format!("{} is not valid UTF-8; rename it to register it", rel.display()))
+        })?;
+        let rel_key = Key::parse(&rel_str).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidKey,
+                format!("cannot register {rel_str} in place: {}", e.message()),
+            )
+        })?;
+        let (key, placement) = match key {
+            None => (rel_key.clone(), Placement::RealKey),
+            Some(k) if k == rel_key => (k, Placement::RealKey),
+            Some(k) => (k, Placement::InPlace { real_path: rel_key.as_str().to_owned() }),
+        };
+        if let Some(existing) = self.real_key_occupant(store, &rel_key).await? {
+            return Ok(SaveOutcome::Existing { artifact: existing });
+        }
+        let in_place = self
+            .catalog()
+            .artifacts(&ArtifactQuery { branch: BranchSelection::All, storage: Some(store.location.id), ..ArtifactQuery::default() }.key(key.as_str()))
+            .await?;
+        if let Some(a) = in_place.into_iter().find(|a| a.storage_key() == rel_key.as_str()) {
+            return Ok(SaveOutcome::Existing { artifact: a });
+        }
+        let (content, n_files): (ContentHash, Option<u64>) = if is_folder {
+            let (c, n) = local::hash_stored_folder(store.store.as_ref(), rel_key.as_str()).await?;
+            (c, Some(n))
+        } else {
+            (local::hash_stored_file(store.store.as_ref(), rel_key.as_str()).await?, None)
+        };
+        let head = self.catalog().family_head_by_key(store.location.id, &key).await?;
+        let uid = match &head {
+            Some(h) => h.stem().uid(self.catalog().max_version(&h.stem()).await?.unwrap_or(0) + 1)?,
+            None => Uid::new_family(),
+        };
+        let new = NewArtifact {
+            uid,
+            key: Some(key),
+            description: opts.description.clone(),
+            suffix,
+            kind: opts.kind.clone(),
+            otype: None,
+            content,
+            n_files,
+            n_observations: None,
+            version_tag: opts.version_tag.clone(),
+            storage: store.location.id,
+            placement,
+            created_by: self.user_record().id,
+            revises: head.as_ref().map(|h| h.uid.clone()),
+            pending: None,
+            created_at: self.clock().now(),
+        };
+        let artifact = self.catalog().create_artifact(&new).await?;
+        Ok(match head {
+            Some(h) => SaveOutcome::NewVersion { artifact, previous: h.uid },
+            None => SaveOutcome::Created { artifact },
+        })
+    }
+}
+
+pub(crate) fn not_managed(root: &str, instance_uid: &str) -> Error {
+    Error::new(
+        ErrorKind::NotManaged,
+        format!("storage location {root} is managed by instance {instance_uid}; write to it through that instance"),
+    )
+}

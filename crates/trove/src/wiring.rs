@@ -1,0 +1,172 @@
+//! The one edge where locations (paths, `sqlite:`/`postgresql:` URLs, `s3://`/`gs://` roots)
+//! become concrete backends. Nothing else in the façade names a backend crate.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use trove_domain::ids::random_base62;
+use trove_domain::key::MANAGED_DIR;
+use trove_domain::ports::{Catalog, Clock, ObjectStore, SystemClock};
+use trove_domain::{Error, ErrorKind, InstanceInit, NewStorage, Result};
+
+use crate::{EMBEDDED_DB, InitOptions, STORAGE_MARKER, StorageMarker, Trove, normalize_root};
+
+/// Connect to a catalog by URL: `sqlite://PATH` (created if missing) or `postgresql://...`.
+/// Migrations run on connect.
+pub async fn connect_catalog(url: &str) -> Result<Arc<dyn Catalog>> {
+    Ok(Arc::new(trove_persistence::SeaCatalog::connect(url).await?))
+}
+
+/// Open the object store for a storage root: an absolute local path, `s3://bucket/prefix` or
+/// `gs://bucket/prefix` (configured from the standard environment variables).
+pub async fn open_store(root: &str) -> Result<Arc<dyn ObjectStore>> {
+    trove_storage::open_root(root)
+}
+
+fn is_url(s: &str) -> bool {
+    s.starts_with("sqlite:") || s.starts_with("postgres://") || s.starts_with("postgresql://")
+}
+
+fn is_cloud(s: &str) -> bool {
+    s.starts_with("s3://") || s.starts_with("gs://")
+}
+
+/// The embedded catalog file of a local root.
+pub(crate) fn embedded_db_path(root: &Path) -> PathBuf {
+    root.join(MANAGED_DIR).join(EMBEDDED_DB)
+}
+
+fn sqlite_url(path: &Path, create: bool) -> String {
+    format!("sqlite://{}?mode={}", path.display(), if create { "rwc" } else { "rw" })
+}
+
+/// The catalog URL of an instance location: a URL as it is, or a root folder's embedded file.
+pub(crate) fn catalog_url_for(location: &str) -> Result<String> {
+    if location.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Instance,
+            "no instance given: pass --instance DIR, set TROVE_INSTANCE, or create one with `trove init --storage DIR`",
+        ));
+    }
+    if is_url(location) {
+        return Ok(location.to_owned());
+    }
+    let root = normalize_root(Path::new(location))?;
+    let db = embedded_db_path(&root);
+    if !db.is_file() {
+        return Err(Error::new(
+            ErrorKind::Instance,
+            format!("no Trove instance at {}: create one with `trove init --storage {}`", root.display(), root.display()),
+        ));
+    }
+    Ok(sqlite_url(&db, false))
+}
+
+/// Create (or, for a shared catalog that already holds this root, attach to) an instance.
+pub(crate) async fn init(opts: InitOptions) -> Result<Trove> {
+    let clock = SystemClock;
+    let (root, local_root) = if is_cloud(&opts.storage) {
+        (opts.storage.trim_end_matches('/').to_owned(), None)
+    } else {
+        let p = normalize_root(Path::new(opts.storage.strip_prefix("file://").unwrap_or(&opts.storage)))?;
+        if p.components().any(|c| c.as_os_str() == MANAGED_DIR) {
+            return Err(Error::invalid_input(format!(
+                "{} is inside a '{MANAGED_DIR}' folder, Trove's managed area of another root; choose a folder outside it",
+                p.display()
+            )));
+        }
+        std::fs::create_dir_all(p.join(MANAGED_DIR)).map_err(|e| Error::io(format!("cannot create {}", p.display()), e))?;
+        (p.to_string_lossy().into_owned(), Some(p))
+    };
+    let store = open_store(&root).await?;
+    let marker_key = format!("{MANAGED_DIR}/{STORAGE_MARKER}");
+    let existing_marker: Option<StorageMarker> = match store.stat(&marker_key).await? {
+        Some(_) => serde_json::from_slice(&store.read_all(&marker_key).await?).ok(),
+        None => None,
+    };
+    let db_url = match (&opts.db, &local_root) {
+        (Some(url), _) => url.clone(),
+        (None, Some(p)) => sqlite_url(&embedded_db_path(p), true),
+        (None, None) => {
+            return Err(Error::invalid_input(format!(
+                "{root} is cloud storage, which cannot hold the embedded SQLite catalog: pass --db postgresql://..."
+            )));
+        }
+    };
+    let catalog = connect_catalog(&db_url).await?;
+    let location = if opts.db.is_some() { db_url.clone() } else { root.clone() };
+    if let Some(instance) = catalog.instance().await? {
+        // A shared catalog: attach if it already manages this root.
+        if catalog.storages().await?.iter().any(|s| s.root == root) {
+            return open_with(catalog, store, opts.user, location).await;
+        }
+        return Err(Error::new(
+            ErrorKind::Instance,
+            format!(
+                "the catalog at {} already holds instance '{}' ({}), which does not use {root}: open it with \
+                 `--instance {}`, or register the root with `trove storage add`",
+                redact(&db_url),
+                instance.name,
+                instance.uid,
+                location
+            ),
+        ));
+    }
+    if let Some(m) = existing_marker {
+        return Err(Error::new(
+            ErrorKind::Instance,
+            format!(
+                "{root} is already managed by Trove instance {}: open it with `--instance {root}`, or choose another folder",
+                m.instance_uid
+            ),
+        ));
+    }
+    let instance_uid = random_base62(12);
+    let storage_uid = random_base62(12);
+    let name = opts.name.clone().unwrap_or_else(|| {
+        root.trim_end_matches('/').rsplit('/').next().filter(|s| !s.is_empty()).unwrap_or("trove").to_owned()
+    });
+    let now = clock.now();
+    let init = InstanceInit {
+        uid: instance_uid.clone(),
+        name,
+        keys_virtual: opts.keys_virtual,
+        storage: NewStorage {
+            uid: storage_uid.clone(),
+            root: root.clone(),
+            region: None,
+            instance_uid: instance_uid.clone(),
+            settings: serde_json::json!({}),
+            created_at: now,
+        },
+        user_handle: opts.user.clone().unwrap_or_else(crate::default_user),
+        created_at: now,
+    };
+    catalog.init_instance(&init).await?;
+    let marker = StorageMarker { storage_uid, instance_uid, catalog: Some(redact(&db_url)) };
+    store.put(&marker_key, Bytes::from(serde_json::to_vec_pretty(&marker).expect("marker serialises"))).await?;
+    open_with(catalog, store, opts.user, location).await
+}
+
+async fn open_with(catalog: Arc<dyn Catalog>, store: Arc<dyn ObjectStore>, user: Option<String>, location: String) -> Result<Trove> {
+    let mut b = Trove::builder().catalog(catalog).store(store).location(location);
+    if let Some(u) = user {
+        b = b.user(u);
+    }
+    b.open().await
+}
+
+/// A catalog URL without its password, for messages and markers.
+pub(crate) fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
