@@ -1,0 +1,148 @@
+//! `cargo xtask tidy`: the architecture invariants of docs/ARCHITECTURE.md, checked against the
+//! real crate graph from `cargo metadata`. Also runs as a test (`cargo test -p xtask`).
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+/// I/O crates the domain must never reach, even transitively.
+const IO_CRATES: &[&str] = &["tokio", "sea-orm", "sea-orm-migration", "sqlx", "opendal", "reqwest", "hyper", "mio"];
+
+/// (crate, crates it must never depend on, even transitively, through normal dependencies).
+const FORBIDDEN: &[(&str, &[&str])] = &[
+    ("trove-domain", &["trove-persistence", "trove-storage", "trove", "trove-cli", "trove-testkit"]),
+    ("trove-persistence", &["trove-storage", "opendal", "trove", "trove-cli"]),
+    ("trove-storage", &["trove-persistence", "sea-orm", "sqlx", "trove", "trove-cli"]),
+    ("trove-testkit", &["trove-persistence", "trove-storage", "trove", "trove-cli"]),
+    ("trove", &["trove-cli", "trove-testkit"]),
+];
+
+/// Run every check; the error lists every violation.
+pub fn run(_args: &[String]) -> Result<(), String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is in the workspace").to_path_buf();
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .current_dir(&root)
+        .output()
+        .map_err(|e| format!("cannot run cargo metadata: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let meta: Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata output: {e}"))?;
+    let mut problems = Vec::new();
+    check_graph(&meta, &mut problems);
+    check_manifests(&root, &mut problems);
+    check_docs(&root, &mut problems);
+    if problems.is_empty() {
+        println!("tidy: ok (layering, dependency versions, docs)");
+        Ok(())
+    } else {
+        Err(format!("{} problem(s):\n  - {}", problems.len(), problems.join("\n  - ")))
+    }
+}
+
+/// Normal (non-dev, non-build) dependency closure of a package, by name.
+fn closure(meta: &Value, start: &str) -> BTreeSet<String> {
+    let packages: HashMap<&str, &str> = meta["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| (p["id"].as_str().unwrap_or(""), p["name"].as_str().unwrap_or("")))
+        .collect();
+    let nodes: HashMap<&str, Vec<&str>> = meta["resolve"]["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|n| {
+            let deps = n["deps"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|d| d["dep_kinds"].as_array().into_iter().flatten().any(|k| k["kind"].is_null()))
+                .filter_map(|d| d["pkg"].as_str())
+                .collect();
+            (n["id"].as_str().unwrap_or(""), deps)
+        })
+        .collect();
+    let Some(start_id) = packages.iter().find(|(_, n)| **n == start).map(|(id, _)| *id) else {
+        return BTreeSet::new();
+    };
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![start_id];
+    let mut names = BTreeSet::new();
+    while let Some(id) = stack.pop() {
+        for dep in nodes.get(id).into_iter().flatten() {
+            if seen.insert(*dep) {
+                names.insert(packages.get(dep).copied().unwrap_or("").to_owned());
+                stack.push(dep);
+            }
+        }
+    }
+    names
+}
+
+fn check_graph(meta: &Value, problems: &mut Vec<String>) {
+    let domain = closure(meta, "trove-domain");
+    for io in IO_CRATES {
+        if domain.contains(*io) {
+            problems.push(format!("trove-domain depends (transitively) on the I/O crate `{io}`; the domain does no I/O"));
+        }
+    }
+    for (krate, banned) in FORBIDDEN {
+        let deps = closure(meta, krate);
+        for b in *banned {
+            if deps.contains(*b) {
+                problems.push(format!("`{krate}` depends (transitively) on `{b}`, which the layering forbids"));
+            }
+        }
+    }
+}
+
+/// Every dependency of every member takes its version from `[workspace.dependencies]`.
+fn check_manifests(root: &Path, problems: &mut Vec<String>) {
+    let mut manifests = vec![root.join("xtask/Cargo.toml")];
+    if let Ok(entries) = std::fs::read_dir(root.join("crates")) {
+        manifests.extend(entries.flatten().map(|e| e.path().join("Cargo.toml")).filter(|p| p.is_file()));
+    }
+    for m in manifests {
+        let Ok(text) = std::fs::read_to_string(&m) else { continue };
+        let mut in_deps = false;
+        for line in text.lines() {
+            let t = line.trim();
+            if t.starts_with('[') {
+                in_deps = t.ends_with("dependencies]");
+                continue;
+            }
+            if in_deps && !t.is_empty() && !t.starts_with('#') && !t.contains("workspace = true") && !t.contains(".workspace") {
+                problems.push(format!("{}: `{t}` sets its own version; declare it once in the root [workspace.dependencies]", m.display()));
+            }
+        }
+        if !text.contains("[lints]") {
+            problems.push(format!("{}: missing `[lints] workspace = true`", m.display()));
+        }
+    }
+}
+
+fn check_docs(root: &Path, problems: &mut Vec<String>) {
+    let arch = root.join("docs/ARCHITECTURE.md");
+    match std::fs::read_to_string(&arch) {
+        Err(_) => problems.push("docs/ARCHITECTURE.md is missing".into()),
+        Ok(text) => {
+            for krate in ["trove-domain", "trove-persistence", "trove-storage", "trove-cli", "trove-testkit", "xtask"] {
+                if !text.contains(krate) {
+                    problems.push(format!("docs/ARCHITECTURE.md does not describe `{krate}`"));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_workspace_is_tidy() {
+        super::run(&[]).unwrap();
+    }
+}
