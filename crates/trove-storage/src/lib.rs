@@ -1,1 +1,28 @@
-//! placeholder (being written)
+//! # trove-storage
+//!
+//! Trove's object stores: [`OpendalStore`] implements the object-store port
+//! ([`trove_domain::ports::ObjectStore`]) over Apache OpenDAL for local disk, memory, S3 and
+//! GCS; [`open_root`] resolves a root URI (`/path`, `file://`, `s3://`, `gs://`, `memory://`)
+//! at the one edge where schemes are interpreted.
+//!
+//! Cross-cutting concerns are layers, not per-backend code: cloud operators carry OpenDAL's
+//! timeout and retry layers, and [`FaultInjection`] wraps any store to make chosen calls fail
+//! (for tests).
+//!
+//! Architecture invariant: no OpenDAL type appears in a public signature; errors are mapped to
+//! [`trove_domain::Error`] in `error.rs`. Every store passes `trove-testkit`'s object-store
+//! conformance suite (`tests/conformance.rs`).
+#![deny(missing_docs)]
+
+mod config;
+mod error;
+mod fault;
+mod fs;
+mod keys;
+mod store;
+mod uri;
+
+pub use config::{DEFAULT_IO_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_WRITE_CONCURRENCY, GcsConfig, S3Config};
+pub use fault::{FaultInjection, FaultOp, FaultTiming};
+pub use store::OpendalStore;
+pub use uri::open_root;

@@ -1,0 +1,235 @@
+//! Local-disk writes, copies and renames that never leave a half file at a key.
+//!
+//! OpenDAL's own atomic fs writes put temporary files in one separate directory (possibly on
+//! another file system, where the final rename fails) and leave them behind when a writer is
+//! dropped. Here the temporary file is a sibling of the key, in the same directory, so the
+//! rename into place is atomic, and a guard removes it on every path that does not commit.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use rand::Rng;
+use tokio::io::AsyncWriteExt;
+use trove_domain::ports::{ObjectWriter, PutResult};
+use trove_domain::{Error, Result};
+
+use crate::error::map_io;
+
+const TEMP_PREFIX: &str = ".trove-tmp-";
+
+/// Whether a listed path is one of this module's temporary files.
+pub(crate) fn is_temp_name(path: &str) -> bool {
+    path.rsplit('/').next().is_some_and(|name| name.starts_with(TEMP_PREFIX))
+}
+
+/// A temporary sibling of `target`, removed on drop unless committed.
+struct TempFile {
+    path: PathBuf,
+    committed: bool,
+}
+
+impl TempFile {
+    fn beside(target: &Path) -> TempFile {
+        let suffix: u64 = rand::rng().random();
+        let dir = target.parent().unwrap_or(target);
+        TempFile { path: dir.join(format!("{TEMP_PREFIX}{suffix:016x}")), committed: false }
+    }
+
+    /// Rename into place: atomic within one directory.
+    async fn commit(mut self, target: &Path) -> io::Result<()> {
+        tokio::fs::rename(&self.path, target).await?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+async fn create_parent(target: &Path) -> io::Result<()> {
+    match target.parent() {
+        Some(parent) => tokio::fs::create_dir_all(parent).await,
+        None => Ok(()),
+    }
+}
+
+/// Open a new temporary file beside `target`, creating the directories; retried once in case a
+/// concurrent `delete_prefix` pruned the directory in between.
+async fn open_temp(target: &Path) -> io::Result<(TempFile, tokio::fs::File)> {
+    let mut attempt = 0;
+    loop {
+        create_parent(target).await?;
+        let temp = TempFile::beside(target);
+        match tokio::fs::OpenOptions::new().write(true).create_new(true).open(&temp.path).await {
+            Ok(file) => return Ok((temp, file)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound && attempt == 0 => attempt += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A streaming write to a temporary sibling, renamed into place at close.
+pub(crate) struct FsWriter {
+    key: String,
+    target: PathBuf,
+    temp: Option<TempFile>,
+    file: Option<tokio::fs::File>,
+    size: u64,
+}
+
+impl FsWriter {
+    pub(crate) async fn create(root: &Path, key: &str) -> Result<FsWriter> {
+        let target = root.join(key);
+        let (temp, file) = open_temp(&target).await.map_err(|e| map_io(e, "write", key, &target))?;
+        Ok(FsWriter { key: key.to_string(), target, temp: Some(temp), file: Some(file), size: 0 })
+    }
+
+    fn discard(&mut self) {
+        self.file = None;
+        self.temp = None;
+    }
+
+    fn file(&mut self) -> Result<&mut tokio::fs::File> {
+        self.file
+            .as_mut()
+            .ok_or_else(|| Error::storage(format!("write '{}': the writer already failed and was discarded", self.key)))
+    }
+}
+
+#[async_trait]
+impl ObjectWriter for FsWriter {
+    async fn write(&mut self, chunk: Bytes) -> Result<()> {
+        let result = self.file()?.write_all(&chunk).await;
+        match result {
+            Ok(()) => {
+                self.size += chunk.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                self.discard();
+                Err(map_io(e, "write", &self.key, &self.target))
+            }
+        }
+    }
+
+    async fn close(mut self: Box<Self>) -> Result<PutResult> {
+        let mut file = self.file.take().ok_or_else(|| {
+            Error::storage(format!("write '{}': the writer already failed and was discarded", self.key))
+        })?;
+        let synced = async {
+            file.flush().await?;
+            file.sync_all().await
+        }
+        .await;
+        drop(file);
+        if let Err(e) = synced {
+            self.discard();
+            return Err(map_io(e, "write", &self.key, &self.target));
+        }
+        let temp = self.temp.take().expect("temp file exists while the file is open");
+        temp.commit(&self.target).await.map_err(|e| map_io(e, "write", &self.key, &self.target))?;
+        Ok(PutResult { size: self.size, etag: None })
+    }
+
+    async fn abort(mut self: Box<Self>) -> Result<()> {
+        self.discard();
+        Ok(())
+    }
+}
+
+/// Copy `from` to `to` through a temporary sibling of `to`.
+pub(crate) async fn copy(root: &Path, from: &str, to: &str) -> Result<()> {
+    let src = root.join(from);
+    let dst = root.join(to);
+    let meta = tokio::fs::metadata(&src).await.map_err(|e| map_io(e, "copy", from, &src))?;
+    if !meta.is_file() {
+        return Err(Error::not_found(format!("copy '{from}' at {}: not a file", src.display())));
+    }
+    let (temp, file) = open_temp(&dst).await.map_err(|e| map_io(e, "copy to", to, &dst))?;
+    drop(file);
+    tokio::fs::copy(&src, &temp.path).await.map_err(|e| map_io(e, "copy", from, &src))?;
+    let synced = async { tokio::fs::OpenOptions::new().write(true).open(&temp.path).await?.sync_all().await }.await;
+    synced.map_err(|e| map_io(e, "copy to", to, &dst))?;
+    temp.commit(&dst).await.map_err(|e| map_io(e, "copy to", to, &dst))
+}
+
+/// Rename `from` to `to` atomically, creating `to`'s directories.
+pub(crate) async fn rename(root: &Path, from: &str, to: &str) -> Result<()> {
+    let src = root.join(from);
+    let dst = root.join(to);
+    let meta = tokio::fs::metadata(&src).await.map_err(|e| map_io(e, "rename", from, &src))?;
+    if !meta.is_file() {
+        return Err(Error::not_found(format!("rename '{from}' at {}: not a file", src.display())));
+    }
+    create_parent(&dst).await.map_err(|e| map_io(e, "rename to", to, &dst))?;
+    tokio::fs::rename(&src, &dst).await.map_err(|e| map_io(e, "rename", from, &src))
+}
+
+/// Remove `dir` and every directory below it that is (then) empty; files are never removed.
+pub(crate) async fn prune_empty_dirs(dir: &Path) -> io::Result<()> {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || prune_blocking(&dir)).await.map_err(io::Error::other)?
+}
+
+fn prune_blocking(dir: &Path) -> io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::NotADirectory => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            prune_blocking(&entry.path())?;
+        }
+    }
+    match std::fs::remove_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::DirectoryNotEmpty => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_names_are_recognized() {
+        assert!(is_temp_name(".trove-tmp-0123456789abcdef"));
+        assert!(is_temp_name("a/b/.trove-tmp-0123456789abcdef"));
+        assert!(!is_temp_name("a/.trove/x.csv"));
+        assert!(!is_temp_name("trove-tmp-x"));
+    }
+
+    #[tokio::test]
+    async fn a_dropped_writer_leaves_no_file_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = FsWriter::create(dir.path(), "sub/k.bin").await.unwrap();
+        w.write(Bytes::from_static(b"half")).await.unwrap();
+        let listed = || std::fs::read_dir(dir.path().join("sub")).unwrap().count();
+        assert_eq!(listed(), 1, "the temporary file exists while writing");
+        drop(w);
+        assert_eq!(listed(), 0, "dropping the writer removes its temporary file");
+        assert!(!dir.path().join("sub/k.bin").exists());
+    }
+
+    #[tokio::test]
+    async fn prune_removes_empty_dirs_but_keeps_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("p/a/b")).unwrap();
+        std::fs::create_dir_all(dir.path().join("p/c")).unwrap();
+        std::fs::write(dir.path().join("p/c/keep"), b"x").unwrap();
+        prune_empty_dirs(&dir.path().join("p")).await.unwrap();
+        assert!(!dir.path().join("p/a").exists());
+        assert!(dir.path().join("p/c/keep").exists());
+        prune_empty_dirs(&dir.path().join("missing")).await.unwrap();
+    }
+}
