@@ -1,0 +1,15 @@
+//! Schema migrations, run on every connect.
+
+use sea_orm_migration::prelude::*;
+
+mod m0001_init;
+
+/// The migrator: every migration, in order.
+pub(crate) struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_init::Migration)]
+    }
+}
