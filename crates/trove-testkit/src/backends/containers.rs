@@ -15,7 +15,7 @@
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-use testcontainers::core::IntoContainerPort as _;
+use testcontainers::core::{IntoContainerPort as _, Mount};
 use testcontainers::runners::AsyncRunner as _;
 use testcontainers::{ContainerAsync, ContainerRequest, GenericImage, ImageExt as _};
 
@@ -92,6 +92,12 @@ fn labelled(request: ContainerRequest<GenericImage>, session: &Session) -> Conta
         .with_startup_timeout(Duration::from_secs(120))
 }
 
+/// A world-writable tmpfs: the servers' data is disposable, and memory makes `CREATE DATABASE`
+/// about three times faster than the container's overlay filesystem (50 ms instead of 150 ms).
+fn tmpfs(path: &str) -> Mount {
+    Mount::tmpfs_mount(path).with_mode(0o1777)
+}
+
 fn host_of(host: impl std::fmt::Display) -> String {
     match host.to_string().as_str() {
         "localhost" => "127.0.0.1".to_string(),
@@ -130,9 +136,9 @@ async fn start_postgres(session: &Session) -> Result<(PgServer, ContainerAsync<G
     ];
     let request = if image == servers_image() {
         let script = format!(
-            "initdb -D /tmp/pgdata -U postgres -A trust -E UTF8 --no-locale --no-sync >/dev/null \
-             && echo 'host all all all trust' >> /tmp/pgdata/pg_hba.conf \
-             && exec postgres -D /tmp/pgdata -k /tmp {}",
+            "initdb -D /pg/data -U postgres -A trust -E UTF8 --no-locale --no-sync >/dev/null \
+             && echo 'host all all all trust' >> /pg/data/pg_hba.conf \
+             && exec postgres -D /pg/data -k /pg {}",
             settings.join(" ")
         );
         generic(&image)
@@ -140,6 +146,7 @@ async fn start_postgres(session: &Session) -> Result<(PgServer, ContainerAsync<G
             .with_entrypoint("sh")
             .with_cmd(["-c".to_string(), script])
             .with_user("postgres")
+            .with_mount(tmpfs("/pg"))
     } else {
         let mut cmd = vec!["postgres"];
         cmd.extend(settings);
@@ -170,7 +177,8 @@ async fn start_garage(session: &Session) -> Result<(S3Server, ContainerAsync<Gen
         .with_cmd(garage_server_args("/etc/garage.toml"))
         .with_env_var("GARAGE_DEFAULT_ACCESS_KEY", key_id.clone())
         .with_env_var("GARAGE_DEFAULT_SECRET_KEY", secret.clone())
-        .with_copy_to("/etc/garage.toml", config.into_bytes());
+        .with_copy_to("/etc/garage.toml", config.into_bytes())
+        .with_mount(tmpfs("/var/lib/garage"));
     let container = labelled(request, session).start().await.map_err(|e| start_error("garage", &image, e))?;
     let host = host_of(container.get_host().await.map_err(|e| e.to_string())?);
     let s3_port = container.get_host_port_ipv4(3900.tcp()).await.map_err(|e| e.to_string())?;

@@ -146,7 +146,9 @@ fn poll<T>(timeout: Duration, mut probe: impl FnMut() -> Result<T, String>) -> R
 pub fn wait_postgres(host: &str, port: u16, timeout: Duration) -> Result<String, String> {
     poll(timeout, || {
         let rows = pgwire::simple_query(host, port, "postgres", "postgres", "SHOW server_version")?;
-        Ok(rows.first().and_then(|r| r.first().cloned().flatten()).unwrap_or_default())
+        // "15.18 (Debian 15.18-0+deb12u1)": the number is enough.
+        let version = rows.first().and_then(|r| r.first().cloned().flatten()).unwrap_or_default();
+        Ok(version.split_whitespace().next().unwrap_or_default().to_string())
     })
     .map_err(|e| format!("PostgreSQL at {host}:{port}: {e}"))
 }
