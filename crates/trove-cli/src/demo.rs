@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use trove::{ArtifactQuery, BranchId, BranchSelection, Error, ErrorKind, InitOptions, Result, SaveOptions, StoragePolicy, Trove};
+use trove::{
+    ArtifactQuery, BranchId, BranchSelection, Error, ErrorKind, InitOptions, Result, SaveOptions, StoragePolicy, Trove,
+};
 
 use crate::output::print_artifacts;
 
@@ -42,7 +44,12 @@ pub async fn run(dir: Option<PathBuf>) -> Result<()> {
 
     step(&format!("trove init --storage {}", root.display()));
     let trove = Trove::init(InitOptions::local(&root)).await?;
-    println!("   instance '{}' · catalog {} · storage {}", trove.instance().name, trove.catalog_backend(), trove.default_storage().root);
+    println!(
+        "   instance '{}' · catalog {} · storage {}",
+        trove.instance().name,
+        trove.catalog_backend(),
+        trove.default_storage().root
+    );
 
     step("trove save iris.csv --key datasets/iris.csv");
     let saved = trove.save(csv.as_path(), SaveOptions::key("datasets/iris.csv")).await?;
@@ -56,7 +63,10 @@ pub async fn run(dir: Option<PathBuf>) -> Result<()> {
     step("trove save iris.csv --key datasets/iris.csv   (identical content)");
     let again = trove.save(csv.as_path(), SaveOptions::key("datasets/iris.csv")).await?;
     println!("   {}", again.describe());
-    check(again.name() == "existing" && again.artifact().uid == a.uid, "the existing artifact is returned, nothing new stored")?;
+    check(
+        again.name() == "existing" && again.artifact().uid == a.uid,
+        "the existing artifact is returned, nothing new stored",
+    )?;
 
     step("trove delete <uid>   → the trash");
     trove.delete(&a.uid).await?;
@@ -91,7 +101,9 @@ pub async fn run(dir: Option<PathBuf>) -> Result<()> {
     trove.delete(&a.uid).await?;
     match trove.delete(&a.uid).await {
         Err(e) if e.kind() == ErrorKind::AlreadyInTrash => println!("   library: {e}"),
-        other => return Err(Error::new(ErrorKind::Integrity, format!("expected an already-in-trash error, got {other:?}"))),
+        other => {
+            return Err(Error::new(ErrorKind::Integrity, format!("expected an already-in-trash error, got {other:?}")));
+        }
     }
     println!("   (the CLI asks for confirmation here, or takes --yes, then deletes permanently)");
 
@@ -104,7 +116,10 @@ pub async fn run(dir: Option<PathBuf>) -> Result<()> {
     check(!bytes_path.exists(), "its managed bytes are gone")?;
 
     step("a real key: trove save iris.csv --key real/iris.csv --real-key, then delete --permanent");
-    let real = trove.save(csv.as_path(), SaveOptions::key("real/iris.csv").real_key().allow_duplicate()).await?.into_artifact();
+    let real = trove
+        .save(csv.as_path(), SaveOptions::key("real/iris.csv").real_key().allow_duplicate())
+        .await?
+        .into_artifact();
     let real_path = PathBuf::from(trove.path(&real)?);
     check(real_path == root.join("real/iris.csv"), &format!("stored at the key itself: {}", real_path.display()))?;
     let report = trove.delete_permanently(std::slice::from_ref(&real.uid), StoragePolicy::Auto).await?;

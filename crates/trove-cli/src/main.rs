@@ -263,7 +263,9 @@ fn confirm(question: &str) -> Result<bool> {
 /// Parse `30d`, `12h`, `90m`, `45s`.
 fn parse_duration(s: &str) -> Result<std::time::Duration> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num.parse().map_err(|_| Error::invalid_input(format!("'{s}' is not a duration: use e.g. 30d, 12h, 90m, 45s")))?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| Error::invalid_input(format!("'{s}' is not a duration: use e.g. 30d, 12h, 90m, 45s")))?;
     let secs = match unit {
         "d" => n * 86_400,
         "h" => n * 3_600,
@@ -387,7 +389,11 @@ async fn run(cli: Cli) -> Result<()> {
             if !to_trash.is_empty() {
                 for m in trove.trash(&uids(&to_trash)).await? {
                     if !json {
-                        println!("moved {} to the trash (restore with `trove restore {}`)", m.artifact.label(), m.artifact.uid);
+                        println!(
+                            "moved {} to the trash (restore with `trove restore {}`)",
+                            m.artifact.label(),
+                            m.artifact.uid
+                        );
                     }
                     printed.push(artifact_json(&trove, &m.artifact));
                 }
@@ -522,7 +528,11 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Instance => {
             let trove = open(inst).await?;
             let i = trove.instance();
-            let storages: Vec<Value> = trove.storages().iter().map(|s| json!({"uid": s.uid, "root": s.root, "managed": trove.manages(s)})).collect();
+            let storages: Vec<Value> = trove
+                .storages()
+                .iter()
+                .map(|s| json!({"uid": s.uid, "root": s.root, "managed": trove.manages(s)}))
+                .collect();
             let v = json!({"uid": i.uid, "name": i.name, "location": trove.location(), "catalog": trove.catalog_backend(), "keys_virtual": i.keys_virtual, "storages": storages});
             if json {
                 println!("{}", serde_json::to_string_pretty(&v).expect("json"));
@@ -531,7 +541,11 @@ async fn run(cli: Cli) -> Result<()> {
                 println!("location  {}", trove.location());
                 println!("catalog   {}", trove.catalog_backend());
                 for s in trove.storages() {
-                    println!("storage   {}{}", s.root, if s.id == trove.default_storage().id { " (default)" } else { "" });
+                    println!(
+                        "storage   {}{}",
+                        s.root,
+                        if s.id == trove.default_storage().id { " (default)" } else { "" }
+                    );
                 }
             }
         }

@@ -96,7 +96,11 @@ pub fn print_artifacts(trove: &Trove, artifacts: &[Artifact]) {
                 a.key.as_ref().map(|k| k.to_string()).or_else(|| a.description.clone()).unwrap_or_default(),
                 a.uid.version_suffix().to_owned() + if a.is_latest { "*" } else { "" },
                 a.branch.name(),
-                if a.is_folder() { format!("{} ({} files)", human_size(a.size), a.n_files.unwrap_or(0)) } else { human_size(a.size) },
+                if a.is_folder() {
+                    format!("{} ({} files)", human_size(a.size), a.n_files.unwrap_or(0))
+                } else {
+                    human_size(a.size)
+                },
                 a.hash.clone(),
                 trove.path(a).unwrap_or_default(),
             ]

@@ -191,7 +191,10 @@ impl TroveBuilder {
             stores.insert(loc.id, Store { location: loc, store });
         }
         let default_storage = instance.default_storage.or_else(|| stores.keys().min().copied()).ok_or_else(|| {
-            Error::new(ErrorKind::Instance, "the instance has no storage location: register one with `trove storage add`")
+            Error::new(
+                ErrorKind::Instance,
+                "the instance has no storage location: register one with `trove storage add`",
+            )
         })?;
         let user = catalog.ensure_user(&self.user.unwrap_or_else(default_user)).await?;
         Ok(Trove {
@@ -209,7 +212,11 @@ impl TroveBuilder {
 }
 
 fn default_user() -> String {
-    std::env::var("TROVE_USER").or_else(|_| std::env::var("USER")).ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "trove".into())
+    std::env::var("TROVE_USER")
+        .or_else(|_| std::env::var("USER"))
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "trove".into())
 }
 
 impl Trove {
@@ -271,7 +278,10 @@ impl Trove {
 
     pub(crate) fn store(&self, id: StorageId) -> Result<&Store> {
         self.inner.stores.get(&id).ok_or_else(|| {
-            Error::new(ErrorKind::Storage, format!("storage location {} is not open in this session; reopen the instance", id.0))
+            Error::new(
+                ErrorKind::Storage,
+                format!("storage location {} is not open in this session; reopen the instance", id.0),
+            )
         })
     }
 
@@ -292,7 +302,11 @@ impl Trove {
     pub fn path(&self, artifact: &Artifact) -> Result<String> {
         let store = self.store(artifact.storage)?;
         let key = artifact.storage_key();
-        Ok(if artifact.is_folder() { store.store.display_path(&format!("{key}/")) } else { store.store.display_path(&key) })
+        Ok(if artifact.is_folder() {
+            store.store.display_path(&format!("{key}/"))
+        } else {
+            store.store.display_path(&key)
+        })
     }
 
     /// The root of the storage location holding an artifact.
@@ -308,7 +322,11 @@ impl Trove {
         store.store.local_path(&key).ok_or_else(|| {
             Error::new(
                 ErrorKind::Unsupported,
-                format!("{} lives in {}, and caching cloud objects is not available yet; read it with `load`", artifact.label(), store.location.root),
+                format!(
+                    "{} lives in {}, and caching cloud objects is not available yet; read it with `load`",
+                    artifact.label(),
+                    store.location.root
+                ),
             )
         })
     }

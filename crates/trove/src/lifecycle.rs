@@ -5,10 +5,12 @@
 
 use chrono::{DateTime, Utc};
 use trove_domain::lifecycle::{PurgeDecision, purge_decision};
-use trove_domain::{Artifact, ArtifactQuery, BranchId, BranchSelection, Error, ErrorKind, Operation, Result, StoragePolicy, Uid};
+use trove_domain::{
+    Artifact, ArtifactQuery, BranchId, BranchSelection, Error, ErrorKind, Operation, Result, StoragePolicy, Uid,
+};
 
-use crate::outcome::{DeletePlan, KeptPath, Moved, PurgeReport, Purged};
 use crate::Trove;
+use crate::outcome::{DeletePlan, KeptPath, Moved, PurgeReport, Purged};
 
 impl Trove {
     /// Move records to the trash (spec 1, row 2): hidden from default queries, restorable; if a
@@ -34,7 +36,7 @@ impl Trove {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
-        let results = self.catalog().apply_transition(uids, op).await?;
+        let results = self.catalog().apply_transition(uids, op).await.map_err(with_ls_hint)?;
         Ok(results.into_iter().map(|r| Moved { artifact: r.artifact, transition: r.transition }).collect())
     }
 
@@ -98,7 +100,7 @@ impl Trove {
             let owner = a.bytes_owner(self.manages(&store.location));
             decisions.push(purge_decision(owner, policy, &store.location.root)?);
         }
-        let marked = self.catalog().begin_purge(uids).await?;
+        let marked = self.catalog().begin_purge(uids).await.map_err(with_ls_hint)?;
         let mut report = PurgeReport::default();
         let mut done: Vec<Uid> = Vec::new();
         for (i, (a, decision)) in artifacts.iter().zip(&decisions).enumerate() {
@@ -132,7 +134,8 @@ impl Trove {
     async fn purge_bytes(&self, a: &Artifact, decision: PurgeDecision) -> Result<Purged> {
         let store = self.store(a.storage)?;
         let key = a.storage_key();
-        let path = if a.is_folder() { store.store.display_path(&format!("{key}/")) } else { store.store.display_path(&key) };
+        let path =
+            if a.is_folder() { store.store.display_path(&format!("{key}/")) } else { store.store.display_path(&key) };
         let mut p = Purged { artifact: a.clone(), removed_paths: vec![], kept_paths: vec![], missing_paths: vec![] };
         match decision {
             PurgeDecision::Keep(reason) => p.kept_paths.push(KeptPath { path, reason }),
@@ -165,7 +168,11 @@ impl Trove {
 
     /// Trash retention: permanently delete (storage policy `auto`) every record trashed
     /// before `older_than`. With `dry_run`, only list what would go.
-    pub async fn empty_trash(&self, older_than: Option<DateTime<Utc>>, dry_run: bool) -> Result<(Vec<Artifact>, PurgeReport)> {
+    pub async fn empty_trash(
+        &self,
+        older_than: Option<DateTime<Utc>>,
+        dry_run: bool,
+    ) -> Result<(Vec<Artifact>, PurgeReport)> {
         let doomed = self.trash_older_than(older_than).await?;
         if dry_run || doomed.is_empty() {
             return Ok((doomed, PurgeReport::default()));
@@ -180,5 +187,15 @@ impl Trove {
     pub async fn delete(&self, uid: &Uid) -> Result<Moved> {
         let mut moved = self.trash(std::slice::from_ref(uid)).await?;
         moved.pop().ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no artifact with uid {uid}")))
+    }
+}
+
+/// Point a not-found error at the listing that shows every branch.
+fn with_ls_hint(e: Error) -> Error {
+    if e.kind() == ErrorKind::NotFound && !e.message().contains("trove ls") {
+        let msg = format!("{}; list every branch with `trove ls --branch all`", e.message());
+        Error::new(ErrorKind::NotFound, msg).with_source(e)
+    } else {
+        e
     }
 }

@@ -56,7 +56,10 @@ impl Trove {
             if verify_hashes {
                 let (h, _) = local::hash_stored_folder(store.store.as_ref(), &key).await?;
                 if h.hash != a.hash {
-                    return Ok(Some(format!("hash differs at {path}: {} in storage, {} in the record", h.hash, a.hash)));
+                    return Ok(Some(format!(
+                        "hash differs at {path}: {} in storage, {} in the record",
+                        h.hash, a.hash
+                    )));
                 }
             }
             return Ok(None);
@@ -68,7 +71,8 @@ impl Trove {
             }
             Some(_) if verify_hashes => {
                 let h = local::hash_stored_file(store.store.as_ref(), &key).await?;
-                Ok((h.hash != a.hash).then(|| format!("hash differs at {path}: {} in storage, {} in the record", h.hash, a.hash)))
+                Ok((h.hash != a.hash)
+                    .then(|| format!("hash differs at {path}: {} in storage, {} in the record", h.hash, a.hash)))
             }
             Some(_) => Ok(None),
         }
@@ -87,7 +91,9 @@ impl Trove {
                         self.catalog().abort_purge(std::slice::from_ref(&a.uid)).await?;
                     }
                 } else {
-                    f.action = "finished: the bytes were partly or wholly deleted, so the rest and the record are removed".into();
+                    f.action =
+                        "finished: the bytes were partly or wholly deleted, so the rest and the record are removed"
+                            .into();
                     if repair {
                         let key = a.storage_key();
                         if a.placement == Placement::Managed || a.key.is_none() {

@@ -15,13 +15,11 @@ impl Trove {
             Locator::Stem(stem) => {
                 let family = self
                     .catalog()
-                    .artifacts(&ArtifactQuery::new().stem(stem.clone()).branch(BranchSelection::All).order(Order::Version))
+                    .artifacts(
+                        &ArtifactQuery::new().stem(stem.clone()).branch(BranchSelection::All).order(Order::Version),
+                    )
                     .await?;
-                family
-                    .iter()
-                    .find(|a| a.is_latest && a.branch == BranchId::MAIN)
-                    .or_else(|| family.last())
-                    .cloned()
+                family.iter().find(|a| a.is_latest && a.branch == BranchId::MAIN).or_else(|| family.last()).cloned()
             }
             Locator::Key(key) => {
                 let heads = self.catalog().artifacts(&ArtifactQuery::new().key(key.clone()).latest_only()).await?;

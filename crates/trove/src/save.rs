@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use trove_domain::key::{check_key_suffix, managed_storage_key, suffix_of};
 use trove_domain::{
-    Artifact, ArtifactQuery, ArtifactUpdate, BranchId, BranchSelection, ContentHash, Error, ErrorKind, Key, NewArtifact,
-    Operation, Pending, Placement, Result, Uid,
+    Artifact, ArtifactQuery, ArtifactUpdate, BranchId, BranchSelection, ContentHash, Error, ErrorKind, Key,
+    NewArtifact, Operation, Pending, Placement, Result, Uid,
 };
 
 use crate::local::{self, Written};
@@ -152,7 +152,10 @@ impl Trove {
             Source::Path(p) => {
                 let meta = tokio::fs::metadata(p).await.map_err(|e| {
                     if e.kind() == std::io::ErrorKind::NotFound {
-                        Error::new(ErrorKind::SourceNotFound, format!("no file or folder at {}: check the path", p.display()))
+                        Error::new(
+                            ErrorKind::SourceNotFound,
+                            format!("no file or folder at {}: check the path", p.display()),
+                        )
                     } else {
                         Error::io(format!("cannot read {}", p.display()), e)
                     }
@@ -203,7 +206,9 @@ impl Trove {
         let head = match (&plan.key, &opts.revises) {
             (Some(k), _) => catalog.family_head_by_key(storage, k).await?,
             (None, Some(r)) => Some(catalog.artifact(r).await?.ok_or_else(|| {
-                Error::not_found(format!("cannot revise {r}: no such artifact; check the uid with `trove ls --branch all`"))
+                Error::not_found(format!(
+                    "cannot revise {r}: no such artifact; check the uid with `trove ls --branch all`"
+                ))
             })?),
             (None, None) => None,
         };
@@ -313,7 +318,8 @@ impl Trove {
                     )
                     .await?;
                 if let Some(t) = trashed.last() {
-                    let moved = catalog.apply_transition(std::slice::from_ref(&t.uid), Operation::SaveIdentical).await?;
+                    let moved =
+                        catalog.apply_transition(std::slice::from_ref(&t.uid), Operation::SaveIdentical).await?;
                     local::remove_written(store.store.as_ref(), written).await?;
                     let artifact = moved.into_iter().next().map(|m| m.artifact).unwrap_or_else(|| t.clone());
                     return Ok(SaveOutcome::RestoredFromTrash { artifact });
@@ -404,7 +410,10 @@ impl Trove {
             let target = managed_storage_key(&occupant.uid, &occupant.suffix);
             local::copy_artifact_bytes(store.store.as_ref(), key.as_str(), &target, occupant.is_folder()).await?;
             self.catalog()
-                .update_artifact(&occupant.uid, &ArtifactUpdate { placement: Some(Placement::Managed), ..Default::default() })
+                .update_artifact(
+                    &occupant.uid,
+                    &ArtifactUpdate { placement: Some(Placement::Managed), ..Default::default() },
+                )
                 .await?;
         }
         local::move_artifact_bytes(store.store.as_ref(), &from, key.as_str(), artifact.is_folder()).await?;
@@ -432,10 +441,7 @@ impl Trove {
             Error::invalid_input(format!("{} is not valid UTF-8; rename it to register it", rel.display()))
         })?;
         let rel_key = Key::parse(&rel_str).map_err(|e| {
-            Error::new(
-                ErrorKind::InvalidKey,
-                format!("cannot register {rel_str} in place: {}", e.message()),
-            )
+            Error::new(ErrorKind::InvalidKey, format!("cannot register {rel_str} in place: {}", e.message()))
         })?;
         let (key, placement) = match key {
             None => (rel_key.clone(), Placement::RealKey),
@@ -447,7 +453,14 @@ impl Trove {
         }
         let in_place = self
             .catalog()
-            .artifacts(&ArtifactQuery { branch: BranchSelection::All, storage: Some(store.location.id), ..ArtifactQuery::default() }.key(key.as_str()))
+            .artifacts(
+                &ArtifactQuery {
+                    branch: BranchSelection::All,
+                    storage: Some(store.location.id),
+                    ..ArtifactQuery::default()
+                }
+                .key(key.as_str()),
+            )
             .await?;
         if let Some(a) = in_place.into_iter().find(|a| a.storage_key() == rel_key.as_str()) {
             return Ok(SaveOutcome::Existing { artifact: a });

@@ -57,7 +57,11 @@ pub(crate) fn catalog_url_for(location: &str) -> Result<String> {
     if !db.is_file() {
         return Err(Error::new(
             ErrorKind::Instance,
-            format!("no Trove instance at {}: create one with `trove init --storage {}`", root.display(), root.display()),
+            format!(
+                "no Trove instance at {}: create one with `trove init --storage {}`",
+                root.display(),
+                root.display()
+            ),
         ));
     }
     Ok(sqlite_url(&db, false))
@@ -76,7 +80,8 @@ pub(crate) async fn init(opts: InitOptions) -> Result<Trove> {
                 p.display()
             )));
         }
-        std::fs::create_dir_all(p.join(MANAGED_DIR)).map_err(|e| Error::io(format!("cannot create {}", p.display()), e))?;
+        std::fs::create_dir_all(p.join(MANAGED_DIR))
+            .map_err(|e| Error::io(format!("cannot create {}", p.display()), e))?;
         (p.to_string_lossy().into_owned(), Some(p))
     };
     let store = open_store(&root).await?;
@@ -97,9 +102,18 @@ pub(crate) async fn init(opts: InitOptions) -> Result<Trove> {
     let catalog = connect_catalog(&db_url).await?;
     let location = if opts.db.is_some() { db_url.clone() } else { root.clone() };
     if let Some(instance) = catalog.instance().await? {
-        // A shared catalog: attach if it already manages this root.
-        if catalog.storages().await?.iter().any(|s| s.root == root) {
+        // A shared catalog (given with --db): attach if it already manages this root.
+        if opts.db.is_some() && catalog.storages().await?.iter().any(|s| s.root == root) {
             return open_with(catalog, store, opts.user, location).await;
+        }
+        if opts.db.is_none() {
+            return Err(Error::new(
+                ErrorKind::Instance,
+                format!(
+                    "{root} already holds Trove instance '{}' ({}): open it with `--instance {root}`, or choose another folder",
+                    instance.name, instance.uid
+                ),
+            ));
         }
         return Err(Error::new(
             ErrorKind::Instance,
@@ -149,7 +163,12 @@ pub(crate) async fn init(opts: InitOptions) -> Result<Trove> {
     open_with(catalog, store, opts.user, location).await
 }
 
-async fn open_with(catalog: Arc<dyn Catalog>, store: Arc<dyn ObjectStore>, user: Option<String>, location: String) -> Result<Trove> {
+async fn open_with(
+    catalog: Arc<dyn Catalog>,
+    store: Arc<dyn ObjectStore>,
+    user: Option<String>,
+    location: String,
+) -> Result<Trove> {
     let mut b = Trove::builder().catalog(catalog).store(store).location(location);
     if let Some(u) = user {
         b = b.user(u);
