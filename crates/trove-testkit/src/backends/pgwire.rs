@@ -67,11 +67,7 @@ pub fn simple_query(host: &str, port: u16, user: &str, database: &str, sql: &str
         match tag {
             b'T' => current.clear(),
             b'D' => current.push(data_row(&payload)?),
-            b'C' => {
-                if !current.is_empty() {
-                    rows = std::mem::take(&mut current);
-                }
-            }
+            b'C' if !current.is_empty() => rows = std::mem::take(&mut current),
             b'E' => error = Some(error_text(&payload)),
             b'Z' => break,
             _ => {} // EmptyQueryResponse, NoticeResponse, ParameterStatus
