@@ -1,0 +1,187 @@
+//! The README's CLI transcript, run against the real binary on the embedded default.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+struct Shell {
+    dir: tempfile::TempDir,
+}
+
+impl Shell {
+    fn new() -> Self {
+        Shell { dir: tempfile::tempdir().unwrap() }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::cargo_bin("trove").unwrap();
+        c.current_dir(self.dir.path())
+            .env("TROVE_CONFIG_DIR", self.path("config"))
+            .env_remove("TROVE_INSTANCE")
+            .env("TROVE_USER", "alice")
+            .args(args);
+        c
+    }
+
+    /// Run and expect success; return stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.cmd(args).output().unwrap();
+        assert!(out.status.success(), "trove {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Run with --json and parse the array.
+    fn json(&self, args: &[&str]) -> Vec<Value> {
+        let mut a = args.to_vec();
+        a.push("--json");
+        serde_json::from_str::<Value>(&self.ok(&a)).unwrap().as_array().unwrap().clone()
+    }
+
+    /// Run and expect failure with this exit code; return stderr.
+    fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.cmd(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(code), "trove {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.trim_end().lines().count(), 1, "one-line error: {err}");
+        err
+    }
+}
+
+fn uids(items: &[Value]) -> Vec<String> {
+    items.iter().map(|v| v["uid"].as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn the_readme_transcript() {
+    let sh = Shell::new();
+    std::fs::write(sh.path("iris.csv"), "sepal_length,species\n5.1,setosa\n").unwrap();
+    sh.ok(&["init", "--storage", "./data"]);
+    let root = sh.path("data");
+    assert!(root.join(".trove/trove.db").is_file());
+
+    let saved = sh.json(&["save", "iris.csv", "--key", "datasets/iris.csv", "--description", "the iris data"]);
+    assert_eq!(saved.len(), 1);
+    let a = &saved[0];
+    assert_eq!(a["outcome"], "created");
+    for field in [
+        "uid",
+        "key",
+        "description",
+        "suffix",
+        "kind",
+        "otype",
+        "size",
+        "hash",
+        "hash_type",
+        "n_files",
+        "n_observations",
+        "version_tag",
+        "is_latest",
+        "branch",
+        "storage",
+        "created_by",
+        "created_at",
+        "updated_at",
+        "path",
+    ] {
+        assert!(a.get(field).is_some(), "missing field {field}");
+    }
+    assert_eq!(a["branch"], "main");
+    assert_eq!(a["created_by"], "alice");
+    let uid = a["uid"].as_str().unwrap().to_owned();
+    let bytes = PathBuf::from(a["path"].as_str().unwrap());
+    assert!(bytes.is_absolute() && bytes.is_file());
+    assert_eq!(uids(&sh.json(&["ls"])), vec![uid.clone()]);
+    assert!(sh.ok(&["ls"]).contains("datasets/iris.csv"), "a table for people");
+
+    // identical content again: the existing artifact, said so
+    let again = sh.json(&["save", "iris.csv", "--key", "datasets/iris.csv"]);
+    assert_eq!(again[0]["outcome"], "existing");
+    assert_eq!(again[0]["uid"], uid.as_str());
+
+    sh.ok(&["delete", &uid]);
+    assert!(sh.json(&["ls"]).is_empty());
+    let trash = sh.json(&["ls", "--branch", "trash"]);
+    assert_eq!(uids(&trash), vec![uid.clone()]);
+    assert_eq!(trash[0]["branch"], "trash");
+    assert!(bytes.is_file(), "bytes stay while in the trash");
+
+    sh.ok(&["restore", &uid]);
+    assert_eq!(uids(&sh.json(&["ls"])), vec![uid.clone()]);
+    sh.ok(&["archive", &uid]);
+    assert!(sh.json(&["ls"]).is_empty());
+    assert_eq!(uids(&sh.json(&["ls", "--branch", "archive"])), vec![uid.clone()]);
+    sh.ok(&["restore", &uid]);
+    assert_eq!(sh.json(&["show", "datasets/iris.csv"])[0]["uid"], uid.as_str());
+
+    // deleting twice: the second asks; with no terminal and no --yes it refuses
+    sh.ok(&["delete", &uid]);
+    let err = sh.fails(&["delete", &uid], 2);
+    assert!(err.contains("--yes"), "{err}");
+    assert_eq!(sh.json(&["show", &uid])[0]["branch"], "trash", "nothing happened");
+    let gone = sh.json(&["delete", &uid, "--yes"]);
+    assert_eq!(gone[0]["removed_paths"][0], bytes.to_str().unwrap());
+    assert!(!bytes.exists());
+    assert!(sh.json(&["ls", "--branch", "all"]).is_empty());
+    sh.fails(&["show", &uid], 3);
+
+    // a real key: --permanent with the default storage policy keeps the file and says where
+    let real = sh.json(&["save", "iris.csv", "--key", "real/iris.csv", "--real-key"]);
+    let real_path = root.join("real/iris.csv");
+    assert_eq!(Path::new(real[0]["path"].as_str().unwrap()), real_path);
+    let out = sh.ok(&["delete", "real/iris.csv", "--permanent", "--yes"]);
+    assert!(out.contains(&format!("kept {}", real_path.display())), "{out}");
+    assert!(real_path.is_file());
+}
+
+#[test]
+fn versions_and_instances() {
+    let sh = Shell::new();
+    let csv = sh.path("m.csv");
+    std::fs::write(&csv, "v,0\n").unwrap();
+    // no instance yet: a one-line error that says how to create one
+    let err = sh.fails(&["ls"], 1);
+    assert!(err.contains("trove init"), "{err}");
+    sh.ok(&["init", "--storage", "one"]);
+    sh.json(&["save", "m.csv", "--key", "m.csv"]);
+    std::fs::write(&csv, "v,1\n").unwrap();
+    let v1 = sh.json(&["save", "m.csv", "--key", "m.csv"]);
+    assert_eq!(v1[0]["outcome"], "new_version");
+    assert_eq!(v1[0]["version"], "0001");
+    let versions = sh.json(&["versions", "m.csv"]);
+    assert_eq!(versions.len(), 2);
+    assert_eq!(versions.iter().filter(|v| v["is_latest"] == true).count(), 1);
+    assert_eq!(sh.json(&["ls"]).len(), 1, "ls shows the latest version of each family");
+    assert_eq!(sh.json(&["ls", "--all-versions"]).len(), 2);
+
+    // a second instance; --instance and TROVE_INSTANCE pick one explicitly
+    sh.ok(&["init", "--storage", "two"]);
+    assert!(sh.json(&["ls"]).is_empty(), "init made `two` current");
+    let one = sh.path("one");
+    assert_eq!(sh.json(&["ls", "--instance", one.to_str().unwrap()]).len(), 1);
+    let out = sh.cmd(&["ls", "--json"]).env("TROVE_INSTANCE", &one).output().unwrap();
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+
+    // bad input: typed, one line, non-zero
+    let err = sh.fails(&["save", "m.csv", "--key", "../escape.csv"], 2);
+    assert!(err.contains("'..'"), "{err}");
+    let err = sh.fails(&["save", "m.csv", "--key", "m.txt"], 2);
+    assert!(err.contains("does not match"), "{err}");
+    sh.fails(&["save", "missing.csv", "--key", "x.csv"], 3);
+    sh.fails(&["delete", "AAAAAAAAAAAAAAAA0000"], 3);
+    sh.fails(&["ls", "--branch", "nowhere"], 2);
+}
+
+#[test]
+fn demo_runs() {
+    let sh = Shell::new();
+    let out = sh.ok(&["demo", "--dir", sh.path("demo").to_str().unwrap()]);
+    assert!(out.contains("Demo complete"), "{out}");
+    assert!(!out.contains("expectation failed"));
+}
