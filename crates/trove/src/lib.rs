@@ -166,6 +166,16 @@ impl TroveBuilder {
         self
     }
 
+    /// Create an instance with the injected catalog (else the one `opts.db` names, else the
+    /// embedded SQLite file) and the injected store (else the one `opts.storage` names), or
+    /// attach to it if a shared catalog already manages that root.
+    pub async fn init(self, mut opts: InitOptions) -> Result<Trove> {
+        if opts.user.is_none() {
+            opts.user = self.user;
+        }
+        wiring::init(opts, self.catalog, self.stores.into_iter().next()).await
+    }
+
     /// Open the instance.
     pub async fn open(self) -> Result<Trove> {
         let location = self.location.clone().unwrap_or_default();
@@ -233,7 +243,7 @@ impl Trove {
 
     /// Create an instance (see [`InitOptions`]).
     pub async fn init(opts: InitOptions) -> Result<Trove> {
-        wiring::init(opts).await
+        wiring::init(opts, None, None).await
     }
 
     /// The instance record.

@@ -68,8 +68,16 @@ pub(crate) fn catalog_url_for(location: &str) -> Result<String> {
 }
 
 /// Create (or, for a shared catalog that already holds this root, attach to) an instance.
-pub(crate) async fn init(opts: InitOptions) -> Result<Trove> {
+/// An injected catalog or store replaces the one `opts` would name.
+pub(crate) async fn init(
+    opts: InitOptions,
+    injected_catalog: Option<Arc<dyn Catalog>>,
+    injected_store: Option<Arc<dyn ObjectStore>>,
+) -> Result<Trove> {
     let clock = SystemClock;
+    if let Some(s) = &injected_store {
+        return init_resolved(opts, s.root().to_owned(), None, s.clone(), injected_catalog, clock).await;
+    }
     let (root, local_root) = if is_cloud(&opts.storage) {
         (opts.storage.trim_end_matches('/').to_owned(), None)
     } else {
@@ -85,12 +93,24 @@ pub(crate) async fn init(opts: InitOptions) -> Result<Trove> {
         (p.to_string_lossy().into_owned(), Some(p))
     };
     let store = open_store(&root).await?;
+    init_resolved(opts, root, local_root, store, injected_catalog, clock).await
+}
+
+async fn init_resolved(
+    opts: InitOptions,
+    root: String,
+    local_root: Option<PathBuf>,
+    store: Arc<dyn ObjectStore>,
+    injected_catalog: Option<Arc<dyn Catalog>>,
+    clock: SystemClock,
+) -> Result<Trove> {
     let marker_key = format!("{MANAGED_DIR}/{STORAGE_MARKER}");
     let existing_marker: Option<StorageMarker> = match store.stat(&marker_key).await? {
         Some(_) => serde_json::from_slice(&store.read_all(&marker_key).await?).ok(),
         None => None,
     };
     let db_url = match (&opts.db, &local_root) {
+        _ if injected_catalog.is_some() => opts.db.clone().unwrap_or_else(|| "injected".into()),
         (Some(url), _) => url.clone(),
         (None, Some(p)) => sqlite_url(&embedded_db_path(p), true),
         (None, None) => {
@@ -99,14 +119,18 @@ pub(crate) async fn init(opts: InitOptions) -> Result<Trove> {
             )));
         }
     };
-    let catalog = connect_catalog(&db_url).await?;
+    let shared = opts.db.is_some() || injected_catalog.is_some();
+    let catalog = match injected_catalog {
+        Some(c) => c,
+        None => connect_catalog(&db_url).await?,
+    };
     let location = if opts.db.is_some() { db_url.clone() } else { root.clone() };
     if let Some(instance) = catalog.instance().await? {
         // A shared catalog (given with --db): attach if it already manages this root.
-        if opts.db.is_some() && catalog.storages().await?.iter().any(|s| s.root == root) {
+        if shared && catalog.storages().await?.iter().any(|s| s.root == root) {
             return open_with(catalog, store, opts.user, location).await;
         }
-        if opts.db.is_none() {
+        if !shared {
             return Err(Error::new(
                 ErrorKind::Instance,
                 format!(
