@@ -5,10 +5,12 @@
 //!   and GCS bucket per test, from testcontainers, local processes, or embedded files;
 //! * [`catalog_suite`]: the conformance suite every [`trove_domain::ports::Catalog`] passes;
 //! * [`store_suite`]: the conformance suite every [`trove_domain::ports::ObjectStore`] passes;
-//! * [`strategies`]: proptest strategies for keys, contents and operation sequences.
+//! * [`strategies`]: proptest strategies for keys, contents and operation sequences;
+//! * [`model`]: a plain reference model of the lifecycle, for state-machine tests.
 #![deny(missing_docs)]
 
 pub mod backends;
 pub mod catalog_suite;
+pub mod model;
 pub mod store_suite;
 pub mod strategies;
