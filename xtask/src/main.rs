@@ -4,13 +4,18 @@
 //! `pub fn run(args: &[String]) -> Result<(), String>`; add a task by adding a module and a
 //! line to [`TASKS`] and to the `match` in `main`.
 
+mod ci;
 mod test_images;
+mod tidy;
 
 use std::process::ExitCode;
 
 /// Every task: its name and a one-line summary, for the usage text.
-const TASKS: &[(&str, &str)] =
-    &[("test-images", "build the local test-server image and binaries when missing (--force rebuilds)")];
+const TASKS: &[(&str, &str)] = &[
+    ("ci", "fmt check, clippy -D warnings, test images, every test; phase timings (--skip-lint)"),
+    ("tidy", "check the layering of docs/ARCHITECTURE.md against the crate graph"),
+    ("test-images", "build the local test-server image and binaries when missing (--force rebuilds)"),
+];
 
 fn usage() -> String {
     let mut text = String::from("usage: cargo xtask <task> [args]\n\ntasks:\n");
@@ -28,6 +33,8 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let result = match task.as_str() {
+        "ci" => ci::run(rest),
+        "tidy" => tidy::run(rest),
         "test-images" => test_images::run(rest),
         "-h" | "--help" | "help" => {
             print!("{}", usage());

@@ -145,4 +145,30 @@ mod tests {
     fn the_workspace_is_tidy() {
         super::run(&[]).unwrap();
     }
+
+    /// The check sees the real graph: a violation would be found.
+    #[test]
+    fn the_graph_is_read() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+        let out = std::process::Command::new(env!("CARGO"))
+            .args(["metadata", "--format-version", "1"])
+            .current_dir(&root)
+            .output()
+            .unwrap();
+        let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(super::closure(&meta, "trove-persistence").contains("sea-orm"));
+        assert!(super::closure(&meta, "trove").contains("trove-domain"));
+        let mut problems = Vec::new();
+        let mut fake = meta.clone();
+        // Pretend trove-domain is trove-persistence: the I/O check must fire.
+        for p in fake["packages"].as_array_mut().unwrap() {
+            if p["name"] == "trove-domain" {
+                p["name"] = "renamed".into();
+            } else if p["name"] == "trove-persistence" {
+                p["name"] = "trove-domain".into();
+            }
+        }
+        super::check_graph(&fake, &mut problems);
+        assert!(problems.iter().any(|p| p.contains("I/O crate")), "{problems:?}");
+    }
 }
