@@ -147,6 +147,16 @@ fn image_exists(image: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+fn image_id(image: &str) -> Option<String> {
+    let out = Command::new("docker")
+        .args(["image", "inspect", "--format", "{{.Id}}", image])
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !id.is_empty()).then_some(id)
+}
+
 /// The cached garage binary, built with `cargo install` when missing.
 fn ensure_garage(cache: &Path) -> Result<PathBuf, String> {
     let root = cache.join(format!("garage-{GARAGE_VERSION}"));
@@ -369,6 +379,7 @@ fn import_image(rootfs: &Path, garage: &Path, fake_gcs: &Path, image: &str) -> R
     copy(garage, "garage")?; // the official garage image's path
     copy(fake_gcs, "usr/bin/fake-gcs-server")?; // /bin/fake-gcs-server, as in the official image
     println!("test-images: importing {} as {image}", rootfs.display());
+    let previous = image_id(image);
     let mut tar = Command::new("tar")
         .args(["--numeric-owner", "-C"])
         .arg(rootfs)
@@ -399,6 +410,10 @@ fn import_image(rootfs: &Path, garage: &Path, fake_gcs: &Path, image: &str) -> R
     }
     if !import.success() {
         return Err(format!("docker import {image} failed: {import}"));
+    }
+    // A rebuilt image leaves the old one untagged: remove it (quietly kept if still in use).
+    if let Some(old) = previous.filter(|old| image_id(image).as_ref() != Some(old)) {
+        let _ = Command::new("docker").args(["image", "rm", &old]).stdout(Stdio::null()).stderr(Stdio::null()).status();
     }
     println!("test-images: imported {image} in {:.0?}", started.elapsed());
     Ok(())
