@@ -325,6 +325,9 @@ pub struct ArtifactQuery {
     pub branch_changed_before: Option<DateTime<Utc>>,
     /// Include records with a pending marker other than purging (purging rows are never listed).
     pub include_pending: bool,
+    /// Only records carrying every one of these labels (by name; a label matches on any of its
+    /// branches, since the query names it explicitly).
+    pub labels: Option<Vec<String>>,
     /// Order.
     pub order: Order,
     /// At most this many.
@@ -372,6 +375,12 @@ impl ArtifactQuery {
     /// These uids.
     pub fn uids(mut self, uids: Vec<Uid>) -> Self {
         self.uids = Some(uids);
+        self
+    }
+
+    /// Only records carrying this label (added to any labels asked for already).
+    pub fn label(mut self, name: impl Into<String>) -> Self {
+        self.labels.get_or_insert_with(Vec::new).push(name.into());
         self
     }
 

@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod branch;
+pub mod collection;
 pub mod entity;
 pub mod error;
 pub mod hash;
@@ -18,6 +19,10 @@ pub mod lifecycle;
 pub mod ports;
 
 pub use branch::{BranchId, BranchSelection};
+pub use collection::{
+    Collection, CollectionQuery, CollectionTransitionResult, Label, LabelQuery, LabelTransitionResult, Labeled,
+    NewCollection, NewLabel,
+};
 pub use entity::{
     Artifact, ArtifactQuery, ArtifactUpdate, ContentUpdate, Instance, InstanceInit, NewArtifact, NewStorage, Order,
     Pending, StorageId, StorageLocation, TransitionResult, User, UserId,

@@ -55,8 +55,9 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     /// How many records match the query (ignoring limit and offset).
     async fn count_artifacts(&self, query: &ArtifactQuery) -> Result<u64>;
 
-    /// The highest version index of a family over all branches, trash and purging rows
-    /// included; `None` if the family has no rows.
+    /// The highest version index a family has ever had: over all branches, trash and purging
+    /// rows included, and versions deleted permanently too (a per-family high-water mark, so a
+    /// suffix is never reused; spec 1 section 4 invariant 4). `None` if the family never existed.
     async fn max_version(&self, stem: &Stem) -> Result<Option<u32>>;
 
     /// The family a new artifact with this key joins: the head of the newest non-trashed,
@@ -84,10 +85,13 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     /// First half of permanent deletion: mark the records [`crate::Pending::Purging`] (hiding
     /// them) and recompute heads. Records already marked purging are accepted again (retry).
     /// Returns the records as they were. Missing uids are a [`crate::ErrorKind::NotFound`]
-    /// error and nothing is marked.
+    /// error and nothing is marked. A record that belongs to any collection (any branch) is
+    /// [`crate::ErrorKind::Protected`], with a message naming the collections, and nothing is
+    /// marked: the check runs inside the marking transaction, so it holds under concurrency.
     async fn begin_purge(&self, uids: &[Uid]) -> Result<Vec<Artifact>>;
 
-    /// Second half: delete the rows of records marked purging. Returns how many went.
+    /// Second half: delete the rows of records marked purging (and their label links). Returns
+    /// how many went. The family's version high-water mark stays.
     async fn finish_purge(&self, uids: &[Uid]) -> Result<u64>;
 
     /// Clear the purging mark (the bytes were not touched), recomputing heads.
@@ -98,4 +102,119 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
 
     /// Every record with a pending marker (for `fsck`), purging ones included.
     async fn pending_artifacts(&self) -> Result<Vec<Artifact>>;
+
+    // ----- collections (spec 1, section 6) -----
+    //
+    // Collections and labels have default implementations that answer
+    // [`crate::ErrorKind::Unsupported`], so a catalog written before them still compiles; such a
+    // catalog can never hold a membership, so `begin_purge` needs no protection check there.
+    // Guarantees (checked by the conformance suite): the head invariant and never-reused
+    // version indexes hold for collection families as for artifact families; transitions are
+    // validated with [`crate::lifecycle::transition`] per record and a batch with any invalid
+    // record changes nothing; no collection or label operation ever changes an artifact row.
+
+    /// Insert a collection and its membership rows (positions in `new.members` order). In the
+    /// same transaction: with a key, the head of the newest non-trashed family holding the key
+    /// (main preferred) must equal `new.revises`, else [`crate::ErrorKind::StaleRevises`]; the
+    /// version index must follow the family's high-water mark (else
+    /// [`crate::ErrorKind::Conflict`]); every member must exist and not be being purged
+    /// ([`crate::ErrorKind::NotFound`] naming them) and appear once
+    /// ([`crate::ErrorKind::InvalidInput`]); the family's head on main is demoted and the new
+    /// collection lands on main as head. Member families are locked, so a concurrent
+    /// [`Catalog::begin_purge`] of a member either sees the membership or makes the member
+    /// invisible first.
+    async fn create_collection(&self, new: &crate::NewCollection) -> Result<crate::Collection> {
+        let _ = new;
+        Err(unsupported("collections"))
+    }
+
+    /// Collections matching the query, newest first, each with its members in order.
+    async fn collections(&self, query: &crate::CollectionQuery) -> Result<Vec<crate::Collection>> {
+        let _ = query;
+        Err(unsupported("collections"))
+    }
+
+    /// The head of the newest non-trashed collection family holding `key` (main preferred over
+    /// user branches over the archive).
+    async fn collection_head_by_key(&self, key: &str) -> Result<Option<crate::Collection>> {
+        let _ = key;
+        Err(unsupported("collections"))
+    }
+
+    /// The high-water mark of a collection family's version index (never goes down, even when
+    /// versions are deleted permanently); `None` if the family never existed.
+    async fn max_collection_version(&self, stem: &Stem) -> Result<Option<u32>> {
+        let _ = stem;
+        Err(unsupported("collections"))
+    }
+
+    /// [`Catalog::apply_transition`] for collections: set-based, one transaction, heads
+    /// recomputed, trash remembers the origin. Member artifacts are never touched.
+    async fn apply_collection_transition(
+        &self,
+        uids: &[Uid],
+        op: Operation,
+    ) -> Result<Vec<crate::CollectionTransitionResult>> {
+        let _ = (uids, op);
+        Err(unsupported("collections"))
+    }
+
+    /// Delete collections permanently, in one transaction: their membership and label link
+    /// rows, then their rows; heads recomputed. Member artifacts are never touched. A missing
+    /// uid is [`crate::ErrorKind::NotFound`] and nothing is deleted. Returns the collections
+    /// as they were.
+    async fn purge_collections(&self, uids: &[Uid]) -> Result<Vec<crate::Collection>> {
+        let _ = uids;
+        Err(unsupported("collections"))
+    }
+
+    // ----- labels -----
+
+    /// Create a label on main. A name already taken (on any branch) is
+    /// [`crate::ErrorKind::Conflict`].
+    async fn create_label(&self, new: &crate::NewLabel) -> Result<crate::Label> {
+        let _ = new;
+        Err(unsupported("labels"))
+    }
+
+    /// Labels matching the query, by name.
+    async fn labels(&self, query: &crate::LabelQuery) -> Result<Vec<crate::Label>> {
+        let _ = query;
+        Err(unsupported("labels"))
+    }
+
+    /// Attach a live label to records (any branch; idempotent). A missing or non-live label,
+    /// or a missing target, is an error and nothing is attached. Returns how many links are new.
+    async fn attach_label(&self, name: &str, targets: &[crate::Labeled]) -> Result<u64> {
+        let _ = (name, targets);
+        Err(unsupported("labels"))
+    }
+
+    /// Detach a label from records (missing links are ignored). Returns how many links went.
+    async fn detach_label(&self, name: &str, targets: &[crate::Labeled]) -> Result<u64> {
+        let _ = (name, targets);
+        Err(unsupported("labels"))
+    }
+
+    /// [`Catalog::apply_transition`] for labels, by name. Links are never touched.
+    async fn apply_label_transition(
+        &self,
+        names: &[String],
+        op: Operation,
+    ) -> Result<Vec<crate::LabelTransitionResult>> {
+        let _ = (names, op);
+        Err(unsupported("labels"))
+    }
+
+    /// Delete labels permanently. A label still attached to anything is
+    /// [`crate::ErrorKind::Protected`] (the message says to detach it first); a missing one is
+    /// [`crate::ErrorKind::NotFound`]; either way nothing is deleted. Returns them as they were.
+    async fn purge_labels(&self, names: &[String]) -> Result<Vec<crate::Label>> {
+        let _ = names;
+        Err(unsupported("labels"))
+    }
+}
+
+fn unsupported(what: &str) -> crate::Error {
+    crate::Error::new(crate::ErrorKind::Unsupported, format!("this catalog backend does not support {what}"))
 }
