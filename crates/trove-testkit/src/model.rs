@@ -1,1 +1,636 @@
-//! A reference model of the lifecycle (being written).
+//! A plain reference model of the record lifecycle (spec 1) and of saving (spec 2, sections
+//! 2-5), for state-machine tests of the façade against real backends.
+//!
+//! The model knows nothing of uids, databases or object stores. Records are *slots* (indexes in
+//! creation order, kept after a record is deleted permanently, so that tests can aim operations
+//! at records that are gone); version families are indexes too; bytes live at abstract
+//! [`Location`]s. A test maps slots to uids and locations to storage keys as the system under
+//! test reports them.
+//!
+//! Every operation is an [`Op`]; [`Model::apply`] changes the state and returns what the system
+//! must answer ([`Expect`]). An operation the model predicts to fail changes nothing.
+//!
+//! The lifecycle table is written out here again on purpose (not taken from
+//! `trove_domain::lifecycle::transition`), so that a mistake in the domain's table shows up as a
+//! difference instead of being shared by the test.
+//!
+//! # Extending
+//! * a new operation: a variant of [`Op`], a branch of [`Model::apply`], and, if it answers
+//!   something new, a variant of [`Expect`];
+//! * collections: [`ModelRecord::collections`] is already there (always empty today); permanent
+//!   deletion of a member must then fail with `Protected` (spec 1, section 6);
+//! * replace: a new [`Op`] changing [`ModelRecord::content`] and, on a suffix change, the family's
+//!   suffix and the record's [`Location`].
+//!
+//! # Deviations
+//! Where Trove knowingly differs from the spec, [`Rules`] says how, one flag per difference, so
+//! the model can follow either; [`Rules::spec`] is the spec.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use trove_domain::lifecycle::{KeepReason, NoOpReason, Transition};
+use trove_domain::{BranchId, ErrorKind, StoragePolicy};
+
+/// Known differences between the spec and Trove, one flag each. `true` is the spec's behaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rules {
+    /// Spec 1 §4, invariant 4: version suffixes are never reused. When `false` (Trove as
+    /// of this writing), the next version follows the maximum of the family's records that
+    /// still exist, so deleting the newest version permanently frees its suffix, and its uid
+    /// (and managed storage key) is handed out again.
+    pub never_reuse_suffixes: bool,
+    /// Spec 1 row 10 and spec 2 §5: de-duplication (and bringing back identical content from
+    /// the trash) comes first. When `false` (Trove as of this writing), a save with a real key
+    /// first checks that the key's path is free or owned by the family it joins, and fails
+    /// with `PathOccupied` even when the content is identical to the record holding the path.
+    pub dedup_before_real_key_check: bool,
+}
+
+impl Rules {
+    /// The behaviour the spec asks for.
+    pub fn spec() -> Rules {
+        Rules { never_reuse_suffixes: true, dedup_before_real_key_check: true }
+    }
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules::spec()
+    }
+}
+
+/// How an artifact's key was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KeyKind {
+    /// No key (a description only): bytes in the managed area.
+    None,
+    /// A virtual key (the default): bytes in the managed area, `.trove/<uid><suffix>`.
+    Virtual,
+    /// A real key: bytes at the key's own path.
+    Real,
+}
+
+/// Where bytes live in the storage root, abstractly.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Location {
+    /// `.trove/<uid><suffix>` of the version `version` of family `family`.
+    Managed {
+        /// The family index.
+        family: usize,
+        /// The version index.
+        version: u32,
+    },
+    /// The user-visible path of a real key.
+    Real(String),
+}
+
+/// One record of the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelRecord {
+    /// Its version family (index into [`Model::families`]).
+    pub family: usize,
+    /// Its version index (`0000` is 0).
+    pub version: u32,
+    /// Its key, if any.
+    pub key: Option<String>,
+    /// How its key was asked for.
+    pub key_kind: KeyKind,
+    /// Where its bytes are now (a real key's older versions move to the managed area).
+    pub location: Location,
+    /// Its content.
+    pub content: Vec<u8>,
+    /// Its branch; `None` once deleted permanently (state `Gone`).
+    pub branch: Option<BranchId>,
+    /// For a trashed record, the branch it came from.
+    pub trashed_from: Option<BranchId>,
+    /// Collections it belongs to (collections are not implemented yet: always empty).
+    pub collections: Vec<usize>,
+}
+
+impl ModelRecord {
+    /// Whether it still exists (on any branch).
+    pub fn exists(&self) -> bool {
+        self.branch.is_some()
+    }
+}
+
+/// A version family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Family {
+    /// The key its versions share, if any.
+    pub key: Option<String>,
+    /// The suffix of its versions (from the key; `""` without one).
+    pub suffix: String,
+    /// The highest version index ever given out in it.
+    pub max_version_ever: u32,
+}
+
+/// A save request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaveRequest {
+    /// The content (bytes in memory).
+    pub content: Vec<u8>,
+    /// The key; `None` saves with a description only.
+    pub key: Option<String>,
+    /// Store at the key itself (ignored without a key).
+    pub real: bool,
+    /// Create a duplicate of existing content on purpose.
+    pub allow_duplicate: bool,
+}
+
+impl SaveRequest {
+    /// The kind of key this request asks for.
+    pub fn key_kind(&self) -> KeyKind {
+        match (&self.key, self.real) {
+            (None, _) => KeyKind::None,
+            (Some(_), false) => KeyKind::Virtual,
+            (Some(_), true) => KeyKind::Real,
+        }
+    }
+}
+
+/// Which trashed records `empty_trash` considers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrashCutoff {
+    /// `older_than = None`: the whole trash.
+    Everything,
+    /// A cut-off long before any record was trashed: nothing.
+    LongAgo,
+}
+
+/// An operation on the system.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// `save(bytes, options)`.
+    Save(SaveRequest),
+    /// `delete(uid)`: the single-record library call, which only ever trashes.
+    Delete(usize),
+    /// `trash(uids)`.
+    Trash(Vec<usize>),
+    /// `restore(uids)`.
+    Restore(Vec<usize>),
+    /// `archive(uids)`.
+    Archive(Vec<usize>),
+    /// `delete_permanently(uids, policy)`.
+    DeletePermanently(Vec<usize>, StoragePolicy),
+    /// `empty_trash(older_than, dry_run)`.
+    EmptyTrash {
+        /// Which trashed records qualify.
+        cutoff: TrashCutoff,
+        /// Only list them.
+        dry_run: bool,
+    },
+}
+
+/// What a save must answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SaveExpect {
+    /// A new family; the new record is `slot`.
+    Created {
+        /// The new record.
+        slot: usize,
+    },
+    /// The next version `slot` of the family whose head was `previous`.
+    NewVersion {
+        /// The new record.
+        slot: usize,
+        /// The head it follows.
+        previous: usize,
+    },
+    /// Identical content exists: the answer is one of `candidates` (which one depends on uid
+    /// order, which the model does not know), and nothing changes.
+    Existing {
+        /// Acceptable answers.
+        candidates: Vec<usize>,
+    },
+    /// Identical content under the same key was in the trash and came back.
+    RestoredFromTrash {
+        /// The record restored.
+        slot: usize,
+    },
+    /// Several trashed records of different families qualify to come back, and which one does
+    /// depends on uid order: the model cannot predict it (tests avoid this request).
+    Undetermined,
+}
+
+/// What permanent deletion must do to one record's bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurgeExpect {
+    /// The record.
+    pub slot: usize,
+    /// Where its bytes were.
+    pub location: Location,
+    /// `None`: deleted; `Some(reason)`: kept.
+    pub kept: Option<KeepReason>,
+    /// Whether the bytes were already missing (reported as such).
+    pub missing: bool,
+}
+
+/// What the system must answer to an [`Op`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// A save's outcome.
+    Saved(SaveExpect),
+    /// Each record of a branch operation (in request order, duplicates removed) and what
+    /// happened to it.
+    Moved(Vec<(usize, Transition)>),
+    /// Each record deleted permanently (request order, duplicates removed).
+    Purged(Vec<PurgeExpect>),
+    /// `empty_trash`: the records that qualified (in slot order) and what was deleted.
+    EmptiedTrash {
+        /// The records in the trash that qualified.
+        doomed: Vec<usize>,
+        /// What was deleted (empty on a dry run).
+        purged: Vec<PurgeExpect>,
+    },
+    /// A typed error; nothing changed.
+    Failed(ErrorKind),
+}
+
+/// The whole modelled system: records, families, and the bytes in storage.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Model {
+    /// Where the model knowingly follows Trove rather than the spec.
+    pub rules: Rules,
+    /// Every record ever created, by slot.
+    pub records: Vec<ModelRecord>,
+    /// Every family ever created.
+    pub families: Vec<Family>,
+    /// Every object in the storage root (outside Trove's own catalog and marker files), with
+    /// its content: records' bytes and bytes kept after permanent deletion.
+    pub objects: BTreeMap<Location, Vec<u8>>,
+}
+
+fn distinct(slots: &[usize]) -> Vec<usize> {
+    let mut seen = BTreeSet::new();
+    slots.iter().copied().filter(|s| seen.insert(*s)).collect()
+}
+
+/// The suffix of a key's last segment: from its first dot (`a.csv.gz` -> `.csv.gz`).
+pub fn key_suffix(key: &str) -> String {
+    let name = key.rsplit('/').next().unwrap_or(key);
+    match name.find('.') {
+        Some(i) if i > 0 => name[i..].to_lowercase(),
+        _ => String::new(),
+    }
+}
+
+impl Model {
+    /// An empty instance following `rules`.
+    pub fn new(rules: Rules) -> Model {
+        Model { rules, ..Model::default() }
+    }
+
+    /// The record in `slot`, if that slot was ever filled.
+    pub fn record(&self, slot: usize) -> Option<&ModelRecord> {
+        self.records.get(slot)
+    }
+
+    /// Slots of records that still exist.
+    pub fn existing(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.records.len()).filter(|s| self.records[*s].exists())
+    }
+
+    /// Slots of records on `branch`.
+    pub fn on_branch(&self, branch: BranchId) -> Vec<usize> {
+        self.existing().filter(|s| self.records[*s].branch == Some(branch)).collect()
+    }
+
+    /// What a default query shows (spec 1, section 5): main only.
+    pub fn default_view(&self) -> Vec<usize> {
+        self.on_branch(BranchId::MAIN)
+    }
+
+    /// Whether the record is the head of its family on its branch: the highest version there
+    /// (spec 1, section 4, invariant 3).
+    pub fn is_latest(&self, slot: usize) -> bool {
+        let r = &self.records[slot];
+        r.exists()
+            && self
+                .existing()
+                .map(|s| &self.records[s])
+                .filter(|o| o.family == r.family && o.branch == r.branch)
+                .all(|o| o.version <= r.version)
+    }
+
+    /// What a lookup by key finds: the newest head on main holding the key.
+    pub fn head_on_main_by_key(&self, key: &str) -> Option<usize> {
+        self.existing()
+            .filter(|s| {
+                let r = &self.records[*s];
+                r.key.as_deref() == Some(key) && r.branch == Some(BranchId::MAIN) && self.is_latest(*s)
+            })
+            .max()
+    }
+
+    /// The family a save under `key` joins: the newest head holding the key off the trash,
+    /// main preferred over the archive.
+    pub fn family_head_by_key(&self, key: &str) -> Option<usize> {
+        let rank = |b: Option<BranchId>| if b == Some(BranchId::MAIN) { 0 } else { 1 };
+        self.existing()
+            .filter(|s| {
+                let r = &self.records[*s];
+                r.key.as_deref() == Some(key) && r.branch != Some(BranchId::TRASH) && self.is_latest(*s)
+            })
+            .min_by_key(|s| (rank(self.records[*s].branch), std::cmp::Reverse(*s)))
+    }
+
+    /// The version index the next save into `family` gets.
+    pub fn next_version(&self, family: usize) -> u32 {
+        if self.rules.never_reuse_suffixes {
+            self.families[family].max_version_ever + 1
+        } else {
+            self.existing()
+                .filter(|s| self.records[*s].family == family)
+                .map(|s| self.records[s].version)
+                .max()
+                .map_or(0, |m| m + 1)
+        }
+    }
+
+    /// Apply an operation; returns what the system must answer.
+    pub fn apply(&mut self, op: &Op) -> Expect {
+        match op {
+            Op::Save(req) => match self.save(req) {
+                Ok(e) => Expect::Saved(e),
+                Err(k) => Expect::Failed(k),
+            },
+            Op::Delete(slot) => self.branch_op(std::slice::from_ref(slot), BranchOp::Trash),
+            Op::Trash(slots) => self.branch_op(slots, BranchOp::Trash),
+            Op::Restore(slots) => self.branch_op(slots, BranchOp::Restore),
+            Op::Archive(slots) => self.branch_op(slots, BranchOp::Archive),
+            Op::DeletePermanently(slots, policy) => match self.delete_permanently(slots, *policy) {
+                Ok(p) => Expect::Purged(p),
+                Err(k) => Expect::Failed(k),
+            },
+            Op::EmptyTrash { cutoff, dry_run } => {
+                let doomed = match cutoff {
+                    TrashCutoff::Everything => self.on_branch(BranchId::TRASH),
+                    TrashCutoff::LongAgo => Vec::new(),
+                };
+                let purged = if *dry_run || doomed.is_empty() {
+                    Vec::new()
+                } else {
+                    self.delete_permanently(&doomed, StoragePolicy::Auto).expect("trashed records exist")
+                };
+                Expect::EmptiedTrash { doomed, purged }
+            }
+        }
+    }
+
+    /// Whether the model can predict the outcome of `op` (see [`SaveExpect::Undetermined`]).
+    pub fn is_determined(&self, op: &Op) -> bool {
+        match op {
+            Op::Save(req) => !matches!(self.clone().save(req), Ok(SaveExpect::Undetermined)),
+            _ => true,
+        }
+    }
+
+    /// Spec 2 §3: a real key's path must be free, or hold the bytes of the family the save joins.
+    fn check_real_key(&self, key: &str, head: Option<usize>) -> Result<(), ErrorKind> {
+        if !self.objects.contains_key(&Location::Real(key.to_owned())) {
+            return Ok(());
+        }
+        let owner = self.existing().find(|s| self.records[*s].location == Location::Real(key.to_owned()));
+        match (owner, head) {
+            (Some(o), Some(h)) if self.records[o].family == self.records[h].family => Ok(()),
+            _ => Err(ErrorKind::PathOccupied),
+        }
+    }
+
+    fn save(&mut self, req: &SaveRequest) -> Result<SaveExpect, ErrorKind> {
+        let real = req.key.is_some() && req.real;
+        let head = req.key.as_deref().and_then(|k| self.family_head_by_key(k));
+        if real && !self.rules.dedup_before_real_key_check {
+            self.check_real_key(req.key.as_deref().expect("real keys have a key"), head)?;
+        }
+        // The bytes are written first to the managed key of the uid the save would take. That
+        // only matters if an earlier record with the same uid left kept bytes there.
+        let written = head.map(|h| {
+            let family = self.records[h].family;
+            Location::Managed { family, version: self.next_version(family) }
+        });
+        if !req.allow_duplicate && !req.content.is_empty() {
+            let existing: Vec<usize> = self
+                .existing()
+                .filter(|s| {
+                    let r = &self.records[*s];
+                    r.content == req.content && r.branch != Some(BranchId::TRASH)
+                })
+                .collect();
+            if !existing.is_empty() {
+                let same_key: Vec<usize> =
+                    existing.iter().copied().filter(|s| self.records[*s].key == req.key).collect();
+                let heads_on_main: Vec<usize> = same_key
+                    .iter()
+                    .copied()
+                    .filter(|s| self.records[*s].branch == Some(BranchId::MAIN) && self.is_latest(*s))
+                    .collect();
+                let candidates = [heads_on_main, same_key, existing].into_iter().find(|c| !c.is_empty());
+                if let Some(w) = &written {
+                    self.objects.remove(w);
+                }
+                return Ok(SaveExpect::Existing { candidates: candidates.expect("not empty") });
+            }
+            if let Some(key) = &req.key {
+                let trashed: Vec<usize> = self
+                    .on_branch(BranchId::TRASH)
+                    .into_iter()
+                    .filter(|s| self.records[*s].key.as_ref() == Some(key) && self.records[*s].content == req.content)
+                    .collect();
+                let families: BTreeSet<usize> = trashed.iter().map(|s| self.records[*s].family).collect();
+                if families.len() > 1 {
+                    return Ok(SaveExpect::Undetermined);
+                }
+                if let Some(slot) = trashed.into_iter().max_by_key(|s| self.records[*s].version) {
+                    self.move_records(&[slot], BranchOp::Restore);
+                    if let Some(w) = &written {
+                        self.objects.remove(w);
+                    }
+                    return Ok(SaveExpect::RestoredFromTrash { slot });
+                }
+            }
+        }
+        if real && self.rules.dedup_before_real_key_check {
+            self.check_real_key(req.key.as_deref().expect("real keys have a key"), head)?;
+        }
+        let (family, version) = match head {
+            Some(h) => {
+                let family = self.records[h].family;
+                (family, self.next_version(family))
+            }
+            None => {
+                self.families.push(Family {
+                    key: req.key.clone(),
+                    suffix: req.key.as_deref().map(key_suffix).unwrap_or_default(),
+                    max_version_ever: 0,
+                });
+                (self.families.len() - 1, 0)
+            }
+        };
+        let f = &mut self.families[family];
+        f.max_version_ever = f.max_version_ever.max(version);
+        let slot = self.records.len();
+        let mut location = Location::Managed { family, version };
+        self.objects.insert(location.clone(), req.content.clone());
+        if real {
+            let path = Location::Real(req.key.clone().expect("real keys have a key"));
+            // Spec 2 §3: the previous occupant of the path keeps its bytes, in the managed area.
+            let occupant = self.existing().find(|s| self.records[*s].location == path);
+            if let Some(occupant) = occupant {
+                let o = &mut self.records[occupant];
+                o.location = Location::Managed { family: o.family, version: o.version };
+                self.objects.insert(o.location.clone(), o.content.clone());
+            }
+            self.objects.remove(&location);
+            self.objects.insert(path.clone(), req.content.clone());
+            location = path;
+        }
+        self.records.push(ModelRecord {
+            family,
+            version,
+            key: req.key.clone(),
+            key_kind: req.key_kind(),
+            location,
+            content: req.content.clone(),
+            branch: Some(BranchId::MAIN),
+            trashed_from: None,
+            collections: Vec::new(),
+        });
+        Ok(match head {
+            Some(previous) => SaveExpect::NewVersion { slot, previous },
+            None => SaveExpect::Created { slot },
+        })
+    }
+
+    /// Spec 1, section 2, the table: what `op` does to the record in `slot`.
+    fn transition(&self, slot: usize, op: BranchOp) -> Result<Transition, ErrorKind> {
+        let r = self.records.get(slot).ok_or(ErrorKind::NotFound)?;
+        let Some(branch) = r.branch else { return Err(ErrorKind::NotFound) }; // row 11
+        let (trash, archive, main) = (BranchId::TRASH, BranchId::ARCHIVE, BranchId::MAIN);
+        Ok(match (op, branch) {
+            (BranchOp::Trash, b) if b == trash => return Err(ErrorKind::AlreadyInTrash), // row 3
+            (BranchOp::Trash, from) => Transition::Move { from, to: trash },             // row 2
+            (BranchOp::Restore, b) if b == trash => {
+                Transition::Move { from: trash, to: r.trashed_from.filter(|f| *f != trash).unwrap_or(main) } // row 6
+            }
+            (BranchOp::Restore, b) if b == archive => Transition::Move { from: archive, to: main }, // row 7
+            (BranchOp::Restore, _) => Transition::NoOp { reason: NoOpReason::AlreadyLive },         // row 9
+            (BranchOp::Archive, b) if b == trash => return Err(ErrorKind::InvalidTransition),
+            (BranchOp::Archive, b) if b == archive => Transition::NoOp { reason: NoOpReason::AlreadyArchived },
+            (BranchOp::Archive, from) => Transition::Move { from, to: archive }, // row 8
+        })
+    }
+
+    fn branch_op(&mut self, slots: &[usize], op: BranchOp) -> Expect {
+        let slots = distinct(slots);
+        let mut out = Vec::with_capacity(slots.len());
+        for s in &slots {
+            match self.transition(*s, op) {
+                Ok(t) => out.push((*s, t)),
+                Err(k) => return Expect::Failed(k),
+            }
+        }
+        self.move_records(&slots, op);
+        Expect::Moved(out)
+    }
+
+    /// Move records (already validated); heads follow from [`Model::is_latest`].
+    fn move_records(&mut self, slots: &[usize], op: BranchOp) {
+        for s in slots {
+            if let Ok(Transition::Move { from, to }) = self.transition(*s, op) {
+                let r = &mut self.records[*s];
+                r.branch = Some(to);
+                r.trashed_from = (to == BranchId::TRASH).then_some(from);
+            }
+        }
+    }
+
+    /// Spec 1 rows 4 and 5, with the storage policy of section 3.
+    fn delete_permanently(&mut self, slots: &[usize], policy: StoragePolicy) -> Result<Vec<PurgeExpect>, ErrorKind> {
+        let slots = distinct(slots);
+        if slots.iter().any(|s| !self.records.get(*s).is_some_and(ModelRecord::exists)) {
+            return Err(ErrorKind::NotFound);
+        }
+        let mut out = Vec::with_capacity(slots.len());
+        for s in slots {
+            let r = &mut self.records[s];
+            let user_path = matches!(r.location, Location::Real(_));
+            let kept = match (policy, user_path) {
+                (StoragePolicy::Keep, _) => Some(KeepReason::PolicyKeep),
+                (StoragePolicy::Auto, true) => Some(KeepReason::UserVisiblePath),
+                _ => None,
+            };
+            let missing = kept.is_none() && self.objects.remove(&r.location).is_none();
+            r.branch = None;
+            r.trashed_from = None;
+            out.push(PurgeExpect { slot: s, location: r.location.clone(), kept, missing });
+        }
+        Ok(out)
+    }
+}
+
+/// The branch operations of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BranchOp {
+    Trash,
+    Restore,
+    Archive,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn save(m: &mut Model, content: &str, key: Option<&str>, real: bool) -> Expect {
+        m.apply(&Op::Save(SaveRequest {
+            content: content.as_bytes().to_vec(),
+            key: key.map(str::to_owned),
+            real,
+            allow_duplicate: false,
+        }))
+    }
+
+    #[test]
+    fn versions_heads_and_trash() {
+        let mut m = Model::new(Rules::spec());
+        assert_eq!(save(&mut m, "a", Some("k.txt"), false), Expect::Saved(SaveExpect::Created { slot: 0 }));
+        assert_eq!(
+            save(&mut m, "a", Some("other.txt"), false),
+            Expect::Saved(SaveExpect::Existing { candidates: vec![0] })
+        );
+        assert_eq!(
+            save(&mut m, "b", Some("k.txt"), false),
+            Expect::Saved(SaveExpect::NewVersion { slot: 1, previous: 0 })
+        );
+        assert!(!m.is_latest(0) && m.is_latest(1));
+        assert_eq!(
+            m.apply(&Op::Trash(vec![1])),
+            Expect::Moved(vec![(1, Transition::Move { from: BranchId::MAIN, to: BranchId::TRASH })])
+        );
+        assert!(m.is_latest(0) && m.is_latest(1), "one head per branch");
+        assert_eq!(m.apply(&Op::Delete(1)), Expect::Failed(ErrorKind::AlreadyInTrash));
+        assert_eq!(save(&mut m, "b", Some("k.txt"), false), Expect::Saved(SaveExpect::RestoredFromTrash { slot: 1 }));
+        assert_eq!(
+            m.apply(&Op::Restore(vec![1])),
+            Expect::Moved(vec![(1, Transition::NoOp { reason: NoOpReason::AlreadyLive })])
+        );
+    }
+
+    #[test]
+    fn storage_policy_and_suffix_rules() {
+        for never_reuse in [true, false] {
+            let mut m = Model::new(Rules { never_reuse_suffixes: never_reuse, ..Rules::spec() });
+            save(&mut m, "a", Some("k.txt"), true);
+            save(&mut m, "b", Some("k.txt"), true);
+            assert_eq!(m.records[0].location, Location::Managed { family: 0, version: 0 });
+            assert_eq!(m.records[1].location, Location::Real("k.txt".into()));
+            let Expect::Purged(p) = m.apply(&Op::DeletePermanently(vec![1], StoragePolicy::Auto)) else { panic!() };
+            assert_eq!(p[0].kept, Some(KeepReason::UserVisiblePath));
+            assert!(m.objects.contains_key(&Location::Real("k.txt".into())));
+            assert_eq!(save(&mut m, "c", Some("k.txt"), true), Expect::Failed(ErrorKind::PathOccupied));
+            save(&mut m, "c", Some("k.txt"), false);
+            assert_eq!(m.records[2].version, if never_reuse { 2 } else { 1 });
+        }
+    }
+}
