@@ -195,6 +195,13 @@ fn init() -> Result<TestBackends, String> {
             .into());
     }
     let docker = provider == Provider::Containers;
+    if docker && !session::docker_cli_found() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "trove-testkit: warning: no `docker` command on PATH: this run's containers cannot be \
+             removed when it ends (install the Docker CLI)"
+        );
+    }
     session::reap_stale(docker);
     let session = Session::current()?;
     let start = |session: &Session| match provider {

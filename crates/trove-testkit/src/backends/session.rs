@@ -117,6 +117,11 @@ rm -rf "$TROVE_REAP_DIR" 2>/dev/null || { sleep 2; rm -rf "$TROVE_REAP_DIR"; }
     }
 }
 
+/// Whether the `docker` command, which the reaper uses, is on `PATH`.
+pub fn docker_cli_found() -> bool {
+    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("docker").is_file()))
+}
+
 /// Whether a process exists.
 pub fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
