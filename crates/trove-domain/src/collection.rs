@@ -72,6 +72,28 @@ pub fn validate_label_name(name: &str) -> Result<()> {
     check_text("label name", name, MAX_LABEL_NAME_BYTES)
 }
 
+/// The [`crate::ErrorKind::Protected`] error for artifacts that belong to collections and so
+/// cannot be deleted permanently. `memberships` pairs each artifact uid with a description of
+/// one collection holding it (e.g. `collection 'runs' (uid) on main`); an artifact may repeat.
+pub fn in_collections_error(memberships: &[(Uid, String)]) -> Error {
+    let mut by_artifact: Vec<(&Uid, Vec<&str>)> = Vec::new();
+    for (a, c) in memberships {
+        match by_artifact.iter_mut().find(|(x, _)| *x == a) {
+            Some((_, cs)) => cs.push(c),
+            None => by_artifact.push((a, vec![c])),
+        }
+    }
+    let parts: Vec<String> =
+        by_artifact.iter().map(|(a, cs)| format!("artifact {a} belongs to {}", cs.join(", "))).collect();
+    Error::new(
+        crate::ErrorKind::Protected,
+        format!(
+            "cannot delete permanently: {}; delete those collections permanently first (`trove collection delete              --permanent`), or trash the artifact instead. Nothing was deleted",
+            parts.join("; ")
+        ),
+    )
+}
+
 /// A collection record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Collection {

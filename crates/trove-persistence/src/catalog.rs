@@ -26,6 +26,8 @@ use crate::entity::{instance, storage, user};
 use crate::error::{DbResultExt, corrupt};
 use crate::migration::Migrator;
 
+mod collections;
+
 /// Uids per statement in bulk operations: well below SQLite's and PostgreSQL's bind-parameter
 /// limits, so N uids cost a constant number of statements per 500.
 const CHUNK: usize = 500;
@@ -186,6 +188,7 @@ fn encode_placement(p: &Placement) -> (&'static str, Option<String>) {
         Placement::Managed => ("managed", None),
         Placement::RealKey => ("real_key", None),
         Placement::InPlace { real_path } => ("in_place", Some(real_path.clone())),
+        Placement::SharedStore { store_key } => ("shared_store", Some(store_key.clone())),
     }
 }
 
@@ -194,6 +197,7 @@ fn decode_placement(kind: &str, real_path: Option<String>) -> Result<Placement> 
         ("managed", _) => Ok(Placement::Managed),
         ("real_key", _) => Ok(Placement::RealKey),
         ("in_place", Some(real_path)) => Ok(Placement::InPlace { real_path }),
+        ("shared_store", Some(store_key)) => Ok(Placement::SharedStore { store_key }),
         (other, _) => Err(corrupt("placement", format_args!("'{other}'"))),
     }
 }
@@ -341,6 +345,9 @@ fn query_condition(q: &ArtifactQuery) -> Condition {
     if let Some(before) = q.branch_changed_before {
         c = c.add(artifact::Column::BranchChangedAt.lt(before));
     }
+    if let Some(labels) = &q.labels {
+        c = c.add(collections::artifact_label_condition(labels));
+    }
     if q.include_pending {
         c = c.add(not_purging());
     } else {
@@ -388,7 +395,9 @@ async fn max_version_in<C: ConnectionTrait>(c: &C, stem: &Stem) -> Result<Option
         Some(row) => row.try_get_by_index(0).ctx("read the highest version")?,
         None => None,
     };
-    max.map(|m| u32::try_from(m).map_err(|_| corrupt("version index", m))).transpose()
+    let rows = max.map(|m| u32::try_from(m).map_err(|_| corrupt("version index", m))).transpose()?;
+    // Versions deleted permanently still count: suffixes are never reused.
+    collections::artifact_max_with_high_water(c, stem, rows).await
 }
 
 async fn family_head_by_key_in<C: ConnectionTrait>(c: &C, storage: StorageId, key: &Key) -> Result<Option<Artifact>> {
@@ -675,6 +684,7 @@ impl trove_domain::ports::Catalog for SeaCatalog {
         .insert(&txn)
         .await
         .ctx(format_args!("insert artifact {}", new.uid))?;
+        collections::raise_high_water(&txn, collections::ARTIFACT_FAMILY, &stem, version_index).await?;
 
         let created = fetch_by_uids(&txn, std::slice::from_ref(&new.uid), true)
             .await?
@@ -765,6 +775,12 @@ impl trove_domain::ports::Catalog for SeaCatalog {
         let stems = stems_of(&uids);
         self.lock(&txn, stems.iter().map(|s| format!("trove/stem/{s}"))).await?;
         let mut before = fetch_by_uids(&txn, &uids, true).await?;
+        if let Some(uid) = uids.iter().find(|u| !before.contains_key(*u)) {
+            return Err(missing(uid));
+        }
+        // Members of any collection (any branch) are protected; checked under the family locks
+        // that `create_collection` also takes for its members.
+        collections::check_not_in_collections(&txn, &uids).await?;
         let mut out = Vec::with_capacity(uids.len());
         for uid in &uids {
             let a = before.remove(uid).ok_or_else(|| missing(uid))?;
@@ -894,6 +910,64 @@ impl trove_domain::ports::Catalog for SeaCatalog {
             .order_by_asc(artifact::Column::CreatedAt)
             .order_by_asc(artifact::Column::Uid);
         fetch(&self.db, with_user(select)).await
+    }
+
+    // Collections and labels: implemented in `catalog/collections.rs`.
+
+    async fn create_collection(&self, new: &trove_domain::NewCollection) -> Result<trove_domain::Collection> {
+        self.create_collection_in(new).await
+    }
+
+    async fn collections(&self, query: &trove_domain::CollectionQuery) -> Result<Vec<trove_domain::Collection>> {
+        self.collections_in(query).await
+    }
+
+    async fn collection_head_by_key(&self, key: &str) -> Result<Option<trove_domain::Collection>> {
+        self.collection_head_by_key_pub(key).await
+    }
+
+    async fn max_collection_version(&self, stem: &Stem) -> Result<Option<u32>> {
+        self.max_collection_version_in(stem).await
+    }
+
+    async fn apply_collection_transition(
+        &self,
+        uids: &[Uid],
+        op: Operation,
+    ) -> Result<Vec<trove_domain::CollectionTransitionResult>> {
+        self.apply_collection_transition_in(uids, op).await
+    }
+
+    async fn purge_collections(&self, uids: &[Uid]) -> Result<Vec<trove_domain::Collection>> {
+        self.purge_collections_in(uids).await
+    }
+
+    async fn create_label(&self, new: &trove_domain::NewLabel) -> Result<trove_domain::Label> {
+        self.create_label_in(new).await
+    }
+
+    async fn labels(&self, query: &trove_domain::LabelQuery) -> Result<Vec<trove_domain::Label>> {
+        self.labels_in(query).await
+    }
+
+    async fn attach_label(&self, name: &str, targets: &[trove_domain::Labeled]) -> Result<u64> {
+        self.attach_label_in(name, targets).await
+    }
+
+    async fn detach_label(&self, name: &str, targets: &[trove_domain::Labeled]) -> Result<u64> {
+        self.detach_label_in(name, targets).await
+    }
+
+    async fn apply_label_transition(
+        &self,
+        names: &[String],
+        op: Operation,
+    ) -> Result<Vec<trove_domain::LabelTransitionResult>> {
+        self.apply_label_transition_in(names, op).await
+    }
+
+    async fn purge_labels(&self, names: &[String]) -> Result<Vec<trove_domain::Label>> {
+        self.purge_labels_in(names).await
     }
 }
 

@@ -3,6 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m0001_init;
+mod m0003_collections_labels;
 
 /// The migrator: every migration, in order.
 pub(crate) struct Migrator;
@@ -10,6 +11,6 @@ pub(crate) struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_init::Migration)]
+        vec![Box::new(m0001_init::Migration), Box::new(m0003_collections_labels::Migration)]
     }
 }
