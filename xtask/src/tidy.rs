@@ -87,7 +87,8 @@ fn check_graph(meta: &Value, problems: &mut Vec<String>) {
     let domain = closure(meta, "trove-domain");
     for io in IO_CRATES {
         if domain.contains(*io) {
-            problems.push(format!("trove-domain depends (transitively) on the I/O crate `{io}`; the domain does no I/O"));
+            problems
+                .push(format!("trove-domain depends (transitively) on the I/O crate `{io}`; the domain does no I/O"));
         }
     }
     for (krate, banned) in FORBIDDEN {
@@ -115,8 +116,16 @@ fn check_manifests(root: &Path, problems: &mut Vec<String>) {
                 in_deps = t.ends_with("dependencies]");
                 continue;
             }
-            if in_deps && !t.is_empty() && !t.starts_with('#') && !t.contains("workspace = true") && !t.contains(".workspace") {
-                problems.push(format!("{}: `{t}` sets its own version; declare it once in the root [workspace.dependencies]", m.display()));
+            if in_deps
+                && !t.is_empty()
+                && !t.starts_with('#')
+                && !t.contains("workspace = true")
+                && !t.contains(".workspace")
+            {
+                problems.push(format!(
+                    "{}: `{t}` sets its own version; declare it once in the root [workspace.dependencies]",
+                    m.display()
+                ));
             }
         }
         if !text.contains("[lints]") {
