@@ -1,6 +1,6 @@
 //! The catalog conformance suite on SQLite (a temporary file, always) and PostgreSQL (a fresh
-//! database per test on the server named by `TROVE_TEST_PG_URL`, when set), plus concurrency
-//! checks.
+//! database per test from the test harness, `trove_testkit::backends`; or on the server named by
+//! `TROVE_TEST_PG_URL`, when set), plus concurrency checks.
 
 use std::sync::Arc;
 
@@ -43,9 +43,27 @@ impl Drop for PgDatabase {
     }
 }
 
-/// A URL to a fresh, empty PostgreSQL database, or `None` when `TROVE_TEST_PG_URL` is unset.
-async fn pg_database() -> Option<(String, PgDatabase)> {
-    let admin_url = std::env::var(PG_ENV).ok().filter(|u| !u.is_empty())?;
+/// Keeps a test database alive; dropping it drops the database.
+#[allow(dead_code, reason = "held only for its Drop")]
+enum PgGuard {
+    /// Created on the server named by `TROVE_TEST_PG_URL`.
+    Own(PgDatabase),
+    /// Handed out by the test harness.
+    Harness(trove_testkit::backends::PgDatabase),
+}
+
+/// A URL to a fresh, empty PostgreSQL database: from the harness, or on the server named by
+/// `TROVE_TEST_PG_URL`; `None` only when the harness's provider gives no PostgreSQL
+/// (`embedded`), which is printed.
+async fn pg_database() -> Option<(String, PgGuard)> {
+    let Some(admin_url) = std::env::var(PG_ENV).ok().filter(|u| !u.is_empty()) else {
+        let b = trove_testkit::backends::backends().await;
+        let Some(db) = b.postgres_db().await else {
+            eprintln!("skipped: provider {} gives no PostgreSQL", b.provider().as_str());
+            return None;
+        };
+        return Some((db.url.clone(), PgGuard::Harness(db)));
+    };
     let name = format!("trove_test_{}", random_base62(12).to_lowercase());
     let admin = Database::connect(&admin_url).await.expect("connect to the PostgreSQL server");
     admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create a test database");
@@ -57,7 +75,7 @@ async fn pg_database() -> Option<(String, PgDatabase)> {
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
     let host_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
     let url = format!("{}/{name}{query}", &base[..host_end]);
-    Some((url, PgDatabase { admin_url, name }))
+    Some((url, PgGuard::Own(PgDatabase { admin_url, name })))
 }
 
 async fn postgres() -> Option<Fixture> {
@@ -87,7 +105,7 @@ async fn sqlite_handles(n: usize) -> (Vec<Arc<dyn Catalog>>, tempfile::TempDir) 
     (cats, dir)
 }
 
-async fn pg_handles(n: usize) -> Option<(Vec<Arc<dyn Catalog>>, PgDatabase)> {
+async fn pg_handles(n: usize) -> Option<(Vec<Arc<dyn Catalog>>, PgGuard)> {
     let (url, guard) = pg_database().await?;
     let mut cats: Vec<Arc<dyn Catalog>> = Vec::new();
     for _ in 0..n {
@@ -139,6 +157,21 @@ async fn postgres_concurrent_trash_restore() {
         return;
     };
     catalog_suite::concurrent_trash_restore(&cats, 4, 20).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_concurrent_collect_and_purge() {
+    let (cats, _dir) = sqlite_handles(2).await;
+    catalog_suite::concurrent_collect_and_purge(&cats, 10).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_concurrent_collect_and_purge() {
+    let Some((cats, _db)) = pg_handles(2).await else {
+        eprintln!("skipped: set {PG_ENV} to run PostgreSQL tests");
+        return;
+    };
+    catalog_suite::concurrent_collect_and_purge(&cats, 10).await;
 }
 
 #[tokio::test]

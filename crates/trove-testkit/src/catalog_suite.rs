@@ -26,6 +26,12 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use trove_domain::hash::hash_bytes;
 use trove_domain::lifecycle::{NoOpReason, Transition};
 use trove_domain::ports::Catalog;
+mod collections;
+pub use collections::{
+    collection_create_and_read_back, collection_lifecycle_leaves_members, collection_members_are_protected,
+    concurrent_collect_and_purge, labels_attach_filter_and_protect, version_suffixes_never_reused,
+};
+
 use trove_domain::{
     Artifact, ArtifactQuery, ArtifactUpdate, BranchId, BranchSelection, ContentUpdate, ErrorKind, HashType,
     InstanceInit, Key, NewArtifact, NewStorage, Operation, Order, Pending, Placement, Stem, StorageId, Uid, UserId,
@@ -88,6 +94,11 @@ macro_rules! catalog_conformance {
             family_head_by_key_prefers_main,
             branch_changed_before_filter,
             uid_filter_spans_branches,
+            version_suffixes_never_reused,
+            collection_create_and_read_back,
+            collection_lifecycle_leaves_members,
+            collection_members_are_protected,
+            labels_attach_filter_and_protect,
         );
     };
     (@each $make:path; $($check:ident),* $(,)?) => {
@@ -308,6 +319,15 @@ pub async fn init_instance_storages_users(cat: Arc<dyn Catalog>) {
     assert_eq!(storages[1], s2, "storages() lists what add_storage returned");
     let dup = cat.add_storage(&new_storage("stor00000003", "s3://bucket/prefix")).await;
     assert!(dup.is_err(), "a root is registered once");
+
+    let changed = cat.set_default_storage(s2.id).await.expect("set_default_storage");
+    assert_eq!(changed.default_storage, Some(s2.id), "set_default_storage returns the updated instance");
+    assert_eq!(cat.instance().await.expect("instance").and_then(|i| i.default_storage), Some(s2.id));
+    let again = cat.set_default_storage(s2.id).await.expect("set_default_storage is idempotent");
+    assert_eq!(again.default_storage, Some(s2.id));
+    let missing = cat.set_default_storage(StorageId(i64::MAX)).await.expect_err("unknown location");
+    assert_eq!(missing.kind(), ErrorKind::NotFound);
+    assert_eq!(cat.instance().await.expect("instance").and_then(|i| i.default_storage), Some(s2.id));
 
     let a1 = cat.ensure_user("alice").await.expect("ensure_user");
     let a2 = cat.ensure_user("alice").await.expect("ensure_user again");
@@ -679,7 +699,7 @@ pub async fn finish_purge_deletes_marked_rows_only(cat: Arc<dyn Catalog>) {
     assert_eq!(n, 2, "only the marked rows go");
     assert!(ctx.get(&v[0].uid).await.is_latest, "the unmarked record stays, as head");
     assert!(ctx.cat.pending_artifacts().await.expect("pending").is_empty());
-    assert_eq!(ctx.cat.max_version(&stem).await.expect("max"), Some(0));
+    assert_eq!(ctx.cat.max_version(&stem).await.expect("max"), Some(2), "purged suffixes stay taken");
     assert_eq!(ctx.cat.finish_purge(&[v[2].uid.clone()]).await.expect("finish again"), 0);
     assert_heads(ctx.dyn_cat(), &stem).await;
 }
