@@ -185,3 +185,23 @@ fn demo_runs() {
     assert!(out.contains("Demo complete"), "{out}");
     assert!(!out.contains("expectation failed"));
 }
+
+#[test]
+fn keys_work_for_trashed_and_archived_records() {
+    let sh = Shell::new();
+    std::fs::write(sh.path("k.csv"), "k\n1\n").unwrap();
+    sh.ok(&["init", "--storage", "d"]);
+    let uid = sh.json(&["save", "k.csv", "--key", "k.csv"])[0]["uid"].as_str().unwrap().to_owned();
+    sh.ok(&["delete", "k.csv"]);
+    // `show` by key looks at main only, as every default view; restore finds it in the trash
+    sh.fails(&["show", "k.csv"], 3);
+    assert_eq!(sh.json(&["restore", "k.csv"])[0]["branch"], "main");
+    sh.ok(&["archive", "k.csv"]);
+    assert_eq!(sh.json(&["restore", "k.csv"])[0]["uid"], uid.as_str());
+    // deleting by key twice: the second finds it in the trash and asks
+    sh.ok(&["delete", "k.csv"]);
+    let err = sh.fails(&["delete", "k.csv"], 2);
+    assert!(err.contains("--yes"), "{err}");
+    sh.ok(&["delete", "k.csv", "--yes"]);
+    sh.fails(&["restore", "k.csv"], 3);
+}

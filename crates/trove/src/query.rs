@@ -35,6 +35,29 @@ impl Trove {
         })
     }
 
+    /// Find one artifact like [`Trove::get`], but resolve a key on the given branches: the
+    /// latest version on main first, then on archive, then in the trash (for commands that act
+    /// on archived or trashed records, such as restore or permanent deletion).
+    pub async fn get_in(&self, locator: &str, branches: BranchSelection) -> Result<Artifact> {
+        let Locator::Key(key) = Locator::parse(locator) else {
+            return self.get(locator).await;
+        };
+        let mut heads =
+            self.catalog().artifacts(&ArtifactQuery::new().key(key.clone()).branch(branches).latest_only()).await?;
+        let rank = |b: BranchId| match b {
+            BranchId::MAIN => 0,
+            BranchId::ARCHIVE => 2,
+            BranchId::TRASH => 3,
+            _ => 1,
+        };
+        heads.sort_by_key(|a| (rank(a.branch), std::cmp::Reverse(a.created_at)));
+        heads.into_iter().next().ok_or_else(|| {
+            Error::not_found(format!(
+                "no artifact with key '{key}' on any branch: list them with `trove ls --branch all`"
+            ))
+        })
+    }
+
     /// Artifacts matching a query (default: `main` only).
     pub async fn list(&self, query: &ArtifactQuery) -> Result<Vec<Artifact>> {
         self.catalog().artifacts(query).await
