@@ -4,6 +4,7 @@
 //! `pub fn run(args: &[String]) -> Result<(), String>`; add a task by adding a module and a
 //! line to [`TASKS`] and to the `match` in `main`.
 
+mod bench;
 mod ci;
 mod test_images;
 mod tidy;
@@ -12,6 +13,7 @@ use std::process::ExitCode;
 
 /// Every task: its name and a one-line summary, for the usage text.
 const TASKS: &[(&str, &str)] = &[
+    ("bench", "run the benchmark workloads in release mode; JSON in target/bench/bench.json"),
     ("ci", "fmt check, clippy -D warnings, test images, every test; phase timings (--skip-lint)"),
     ("tidy", "check the layering of docs/ARCHITECTURE.md against the crate graph"),
     ("test-images", "build the local test-server image and binaries when missing (--force rebuilds)"),
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let result = match task.as_str() {
+        "bench" => bench::run(rest),
         "ci" => ci::run(rest),
         "tidy" => tidy::run(rest),
         "test-images" => test_images::run(rest),
