@@ -52,7 +52,7 @@ impl Trove {
         let joins = match (is_folder, opts.key.as_deref().map(Key::parse)) {
             (true, Some(Ok(k))) => self
                 .catalog()
-                .family_head_by_key(self.default_store().location.id, &k)
+                .family_head_by_key(self.target_store(opts.storage.as_deref())?.location.id, &k)
                 .await?
                 .and_then(|h| store_key_of(&h).map(str::to_owned)),
             _ => None,
