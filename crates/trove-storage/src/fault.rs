@@ -61,6 +61,7 @@ struct State {
     calls: HashMap<FaultOp, u64>,
     rules: Vec<Rule>,
     injected: u64,
+    corrupt_etags: bool,
 }
 
 #[derive(Debug, Default)]
@@ -137,7 +138,17 @@ impl FaultInjection {
 
     /// Remove every planned fault (call counts are kept).
     pub fn clear(&self) {
-        self.shared.state.lock().unwrap_or_else(|p| p.into_inner()).rules.clear();
+        let mut state = self.shared.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.rules.clear();
+        state.corrupt_etags = false;
+    }
+
+    /// From now on, every successful close reports a wrong ETag (its first hex digit flipped),
+    /// as if the bytes the server stored differed from those sent: the write itself happens.
+    /// Tests upload verification.
+    pub fn corrupt_etags(&self) -> &Self {
+        self.shared.state.lock().unwrap_or_else(|p| p.into_inner()).corrupt_etags = true;
+        self
     }
 
     /// How many calls of `op` were made so far.
@@ -273,7 +284,16 @@ impl ObjectWriter for FaultWriter {
 
     async fn close(mut self: Box<Self>) -> Result<PutResult> {
         match self.shared.hit(FaultOp::Close) {
-            None => self.take_inner()?.close().await,
+            None => {
+                let mut put = self.take_inner()?.close().await?;
+                if self.shared.state.lock().unwrap_or_else(|p| p.into_inner()).corrupt_etags {
+                    put.etag = put.etag.map(|e| {
+                        let flipped = if e.starts_with('0') { '1' } else { '0' };
+                        format!("{flipped}{}", e.get(1..).unwrap_or_default())
+                    });
+                }
+                Ok(put)
+            }
             Some(FaultTiming::Before) => {
                 self.abort_inner().await;
                 Err(injected(FaultOp::Close, &self.key))
