@@ -23,12 +23,21 @@
 //! [`TroveBuilder`] or resolved from a path or URL by [`Trove::open`].
 #![deny(missing_docs)]
 
+#[cfg(feature = "dataframe")]
+mod dataframe;
+mod folders;
+mod cache;
+mod collection;
+mod label;
 mod lifecycle;
 mod local;
 mod maintenance;
 mod outcome;
+pub mod plugin;
 mod query;
+mod replace;
 mod save;
+mod storage;
 mod wiring;
 
 use std::collections::HashMap;
@@ -40,7 +49,15 @@ use trove_domain::ports::{Catalog, Clock, ObjectStore, SystemClock};
 use trove_domain::{Instance, StorageId, StorageLocation, User};
 
 pub use outcome::{DeletePlan, FsckFinding, GcReport, KeptPath, Moved, PurgeReport, Purged, SaveOutcome};
+#[cfg(feature = "dataframe")]
+pub use dataframe::{DATAFRAME_OTYPE, Loaded, PARQUET_SUFFIX, ParquetReader};
+pub use replace::{Renamed, ReplaceOutcome};
+pub use cache::{CACHE_DIR_ENV, CACHE_MAX_BYTES_ENV, cache_path, default_cache_dir};
+pub use collection::{CollectionOptions, CollectionOutcome, MovedCollection};
+pub use label::MovedLabel;
+pub use plugin::{Format, LifecycleObserver, StorageScheme};
 pub use save::{SaveOptions, Source};
+pub use trove_domain::{Collection, CollectionQuery, Label, Labeled};
 pub use trove_domain::lifecycle::{KeepReason, NoOpReason, Transition};
 pub use trove_domain::{
     Artifact, ArtifactQuery, BranchId, BranchSelection, ContentHash, Error, ErrorKind, HashType, Key, Locator, Order,
@@ -111,8 +128,9 @@ pub struct Trove {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Inner {
+    cache: cache::CacheSettings,
     catalog: Arc<dyn Catalog>,
     instance: Instance,
     stores: HashMap<StorageId, Store>,
@@ -120,6 +138,7 @@ struct Inner {
     user: User,
     clock: Arc<dyn Clock>,
     location: String,
+    plugins: plugin::Plugins,
 }
 
 /// Composes a [`Trove`] from injected backends (for people who bring their own catalog or
@@ -131,9 +150,25 @@ pub struct TroveBuilder {
     clock: Option<Arc<dyn Clock>>,
     user: Option<String>,
     location: Option<String>,
+    plugins: plugin::Plugins,
+    cache: cache::CacheSettings,
 }
 
 impl TroveBuilder {
+    /// Cache cloud artifacts below this absolute folder (default: `TROVE_CACHE_DIR`, else the
+    /// platform cache folder; see [`Trove::cache`]).
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache.dir = Some(dir.into());
+        self
+    }
+
+    /// Bound the cache to this many bytes, evicting least-recently-used entries (default:
+    /// `TROVE_CACHE_MAX_BYTES`, else unbounded).
+    pub fn cache_max_bytes(mut self, bytes: u64) -> Self {
+        self.cache.max_bytes = Some(bytes);
+        self
+    }
+
     /// Use this catalog.
     pub fn catalog(mut self, catalog: Arc<dyn Catalog>) -> Self {
         self.catalog = Some(catalog);
@@ -159,6 +194,19 @@ impl TroveBuilder {
         self
     }
 
+    /// Open storage roots of this URI scheme (`name://...`) with `factory`, before the built-in
+    /// schemes (see [`plugin::StorageScheme`]).
+    pub fn scheme(mut self, name: impl Into<String>, factory: Arc<dyn StorageScheme>) -> Self {
+        self.plugins.add_scheme(name.into(), factory);
+        self
+    }
+
+    /// Call `observer` after each committed lifecycle change (see [`plugin::LifecycleObserver`]).
+    pub fn observer(mut self, observer: Arc<dyn LifecycleObserver>) -> Self {
+        self.plugins.add_observer(observer);
+        self
+    }
+
     /// Open the instance at this location (a root folder or a catalog URL) unless a catalog
     /// was injected.
     pub fn location(mut self, location: impl Into<String>) -> Self {
@@ -173,7 +221,10 @@ impl TroveBuilder {
         if opts.user.is_none() {
             opts.user = self.user;
         }
-        wiring::init(opts, self.catalog, self.stores.into_iter().next()).await
+        let cache = self.cache;
+        let mut trove = wiring::init(opts, self.catalog, self.stores.into_iter().next(), self.plugins).await?;
+        Arc::make_mut(&mut trove.inner).cache = cache;
+        Ok(trove)
     }
 
     /// Open the instance.
@@ -196,7 +247,10 @@ impl TroveBuilder {
         for loc in catalog.storages().await? {
             let store = match self.stores.iter().find(|s| s.root() == loc.root) {
                 Some(s) => s.clone(),
-                None => open_store(&loc.root).await?,
+                None if self.plugins.claims(&loc.root) => {
+                    self.plugins.open_store(&loc.root).expect("a claimed root")?
+                }
+                None => wiring::open_location(&loc).await?,
             };
             stores.insert(loc.id, Store { location: loc, store });
         }
@@ -209,6 +263,7 @@ impl TroveBuilder {
         let user = catalog.ensure_user(&self.user.unwrap_or_else(default_user)).await?;
         Ok(Trove {
             inner: Arc::new(Inner {
+                cache: self.cache,
                 catalog,
                 instance,
                 stores,
@@ -216,6 +271,7 @@ impl TroveBuilder {
                 user,
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 location,
+                plugins: self.plugins,
             }),
         })
     }
@@ -243,7 +299,7 @@ impl Trove {
 
     /// Create an instance (see [`InitOptions`]).
     pub async fn init(opts: InitOptions) -> Result<Trove> {
-        wiring::init(opts, None, None).await
+        wiring::init(opts, None, None, plugin::Plugins::default()).await
     }
 
     /// The instance record.
@@ -276,6 +332,10 @@ impl Trove {
     /// The default storage location.
     pub fn default_storage(&self) -> &StorageLocation {
         &self.store(self.inner.default_storage).expect("default storage is open").location
+    }
+
+    pub(crate) fn plugins(&self) -> &plugin::Plugins {
+        &self.inner.plugins
     }
 
     pub(crate) fn catalog(&self) -> &dyn Catalog {
@@ -322,23 +382,6 @@ impl Trove {
     /// The root of the storage location holding an artifact.
     pub fn storage_root(&self, artifact: &Artifact) -> Result<String> {
         Ok(self.store(artifact.storage)?.location.root.clone())
-    }
-
-    /// A local path to an artifact's content. On local storage this is the stored file itself
-    /// (no copy); cloud storage is not cached yet and says so.
-    pub async fn cache(&self, artifact: &Artifact) -> Result<PathBuf> {
-        let store = self.store(artifact.storage)?;
-        let key = artifact.storage_key();
-        store.store.local_path(&key).ok_or_else(|| {
-            Error::new(
-                ErrorKind::Unsupported,
-                format!(
-                    "{} lives in {}, and caching cloud objects is not available yet; read it with `load`",
-                    artifact.label(),
-                    store.location.root
-                ),
-            )
-        })
     }
 
     /// The content of a file artifact, in memory.

@@ -37,7 +37,10 @@ impl Trove {
             return Ok(Vec::new());
         }
         let results = self.catalog().apply_transition(uids, op).await.map_err(with_ls_hint)?;
-        Ok(results.into_iter().map(|r| Moved { artifact: r.artifact, transition: r.transition }).collect())
+        let moved: Vec<Moved> =
+            results.into_iter().map(|r| Moved { artifact: r.artifact, transition: r.transition }).collect();
+        self.notify_moved(&moved);
+        Ok(moved)
     }
 
     /// Split records into those `trash` would move and those already in the trash, so a caller
@@ -93,6 +96,12 @@ impl Trove {
             return Ok(PurgeReport::default());
         }
         let artifacts = self.artifacts_by_uid(uids).await?;
+        // The newest version of a shared-store folder takes its whole family along.
+        let (artifacts, shared) = self.expand_shared_purge(artifacts).await?;
+        let expanded: Vec<Uid> = artifacts.iter().map(|a| a.uid.clone()).collect();
+        let uids = &expanded[..];
+        // Members of a collection are protected (checked again inside the catalog's transaction).
+        self.check_not_in_collections(uids).await?;
         // Decide everything before changing anything: a refused policy changes nothing.
         let mut decisions = Vec::with_capacity(artifacts.len());
         for a in &artifacts {
@@ -105,7 +114,22 @@ impl Trove {
         let mut done: Vec<Uid> = Vec::new();
         for (i, (a, decision)) in artifacts.iter().zip(&decisions).enumerate() {
             let a = marked.iter().find(|m| m.uid == a.uid).unwrap_or(a);
-            match self.purge_bytes(a, *decision).await {
+            let purged = if shared.rows_only.contains(&a.uid) {
+                // An older shared-store version: the store's files belong to the newest version.
+                Ok(Purged {
+                    artifact: a.clone(),
+                    removed_paths: vec![],
+                    kept_paths: vec![],
+                    missing_paths: vec![],
+                    shared_store_family: vec![],
+                })
+            } else {
+                self.purge_bytes(a, *decision).await.map(|mut p| {
+                    p.shared_store_family = shared.families.get(&a.uid).cloned().unwrap_or_default();
+                    p
+                })
+            };
+            match purged {
                 Ok(p) => {
                     done.push(a.uid.clone());
                     report.purged.push(p);
@@ -113,7 +137,9 @@ impl Trove {
                 Err(e) => {
                     let untouched: Vec<Uid> = artifacts[i + 1..].iter().map(|a| a.uid.clone()).collect();
                     let _ = self.catalog().abort_purge(&untouched).await;
-                    let _ = self.catalog().finish_purge(&done).await;
+                    if self.catalog().finish_purge(&done).await.is_ok() {
+                        self.notify_purged(&done);
+                    }
                     return Err(Error::new(
                         e.kind(),
                         format!(
@@ -128,6 +154,7 @@ impl Trove {
             }
         }
         self.catalog().finish_purge(&done).await?;
+        self.notify_purged(&done);
         Ok(report)
     }
 
@@ -136,7 +163,13 @@ impl Trove {
         let key = a.storage_key();
         let path =
             if a.is_folder() { store.store.display_path(&format!("{key}/")) } else { store.store.display_path(&key) };
-        let mut p = Purged { artifact: a.clone(), removed_paths: vec![], kept_paths: vec![], missing_paths: vec![] };
+        let mut p = Purged {
+            artifact: a.clone(),
+            removed_paths: vec![],
+            kept_paths: vec![],
+            missing_paths: vec![],
+            shared_store_family: vec![],
+        };
         match decision {
             PurgeDecision::Keep(reason) => p.kept_paths.push(KeptPath { path, reason }),
             PurgeDecision::Delete => {

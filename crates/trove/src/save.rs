@@ -33,6 +33,24 @@ pub enum Source {
         /// The suffix, if the key does not carry it.
         suffix: Option<String>,
     },
+    /// Arrow record batches, written as Parquet (`otype = "DataFrame"`, suffix `.parquet`,
+    /// `n_observations` = rows). Feature `dataframe`.
+    #[cfg(feature = "dataframe")]
+    DataFrame(Vec<arrow_array::RecordBatch>),
+}
+
+#[cfg(feature = "dataframe")]
+impl From<Vec<arrow_array::RecordBatch>> for Source {
+    fn from(batches: Vec<arrow_array::RecordBatch>) -> Self {
+        Source::DataFrame(batches)
+    }
+}
+
+#[cfg(feature = "dataframe")]
+impl From<arrow_array::RecordBatch> for Source {
+    fn from(batch: arrow_array::RecordBatch) -> Self {
+        Source::DataFrame(vec![batch])
+    }
 }
 
 impl From<&Path> for Source {
@@ -83,6 +101,18 @@ pub struct SaveOptions {
     pub revises: Option<Uid>,
     /// A label for this version, unique within the family.
     pub version_tag: Option<String>,
+    /// The artifact's `otype` (set by [`Trove::save_as`] from its [`crate::Format`]).
+    pub otype: Option<String>,
+    /// Rows (observations) of tabular content (set by [`Trove::save_as`]).
+    pub n_observations: Option<u64>,
+    /// For folders: keep every version of the family in one shared store (the reference's
+    /// default for folders): a new version overwrites it, reading an older version is an
+    /// error, and permanently deleting the newest version deletes the whole family. New
+    /// versions of a family that already has a shared store join it whatever this says.
+    pub shared_store: bool,
+    /// The storage location to write to: its root (as `trove storage ls` shows it) or uid.
+    /// `None` is the instance's default location.
+    pub storage: Option<String>,
 }
 
 impl SaveOptions {
@@ -108,9 +138,21 @@ impl SaveOptions {
         self
     }
 
+    /// Write to this storage location (root or uid) instead of the default one.
+    pub fn in_storage(mut self, root_or_uid: impl Into<String>) -> Self {
+        self.storage = Some(root_or_uid.into());
+        self
+    }
+
     /// Allow a duplicate of existing content.
     pub fn allow_duplicate(mut self) -> Self {
         self.allow_duplicate = true;
+        self
+    }
+
+    /// Keep the folder's versions in one shared store (see [`SaveOptions::shared_store`]).
+    pub fn shared_store(mut self) -> Self {
+        self.shared_store = true;
         self
     }
 }
@@ -120,6 +162,8 @@ struct Plan {
     key: Option<Key>,
     suffix: String,
     real: bool,
+    otype: Option<String>,
+    n_observations: Option<u64>,
 }
 
 impl Trove {
@@ -130,9 +174,27 @@ impl Trove {
     /// * identical content under the same key in the trash comes back:
     ///   [`SaveOutcome::RestoredFromTrash`];
     /// * a key that exists (not in the trash) gets the next version: [`SaveOutcome::NewVersion`];
-    /// * a path already inside the storage root is registered in place, without copying.
+    /// * a path already inside the storage root is registered in place, without copying;
+    /// * a folder with [`SaveOptions::shared_store`] (or a new version of a shared-store family)
+    ///   keeps its files in the family's shared store.
+    ///
+    /// After a save to cloud storage, the local source seeds the cache (see [`Trove::cache`]).
     pub async fn save(&self, source: impl Into<Source>, opts: SaveOptions) -> Result<SaveOutcome> {
         let source = source.into();
+        let seed = match &source {
+            Source::Path(p) => Some(p.clone()),
+            _ => None,
+        };
+        let outcome = self.save_maybe_shared(source, opts).await?;
+        self.notify_saved(&outcome);
+        if let (Some(p), SaveOutcome::Created { .. } | SaveOutcome::NewVersion { .. }) = (&seed, &outcome) {
+            self.seed_cache(p, outcome.artifact()).await;
+        }
+        Ok(outcome)
+    }
+
+    /// Save without the shared-store handling (which wraps this; see `folders.rs`).
+    pub(crate) async fn save_plain(&self, source: Source, opts: SaveOptions) -> Result<SaveOutcome> {
         if opts.key.is_none() && opts.description.is_none() {
             return Err(Error::invalid_input(
                 "an artifact needs a key or a description: pass --key PATH or --description TEXT",
@@ -144,10 +206,7 @@ impl Trove {
         {
             return Err(Error::invalid_input("a version tag cannot be empty; omit it or give text"));
         }
-        let store = self.default_store();
-        if !self.manages(&store.location) {
-            return Err(not_managed(&store.location.root, &store.location.instance_uid));
-        }
+        let store = self.target_store(opts.storage.as_deref())?;
         let (suffix, is_folder) = match &source {
             Source::Path(p) => {
                 let meta = tokio::fs::metadata(p).await.map_err(|e| {
@@ -165,20 +224,30 @@ impl Trove {
             }
             Source::Bytes { suffix: Some(s), .. } => (s.to_lowercase(), false),
             Source::Bytes { suffix: None, .. } => (key.as_ref().map(Key::suffix).unwrap_or_default(), false),
+            #[cfg(feature = "dataframe")]
+            Source::DataFrame(_) => (crate::dataframe::PARQUET_SUFFIX.to_owned(), false),
         };
         if let Some(k) = &key {
             check_key_suffix(k, &suffix)?;
         }
         if let Source::Path(p) = &source
-            && let Some(local_root) = store.store.local_path("")
+            && let Some((in_store, rel)) = self.local_location_of(p)?
         {
-            let abs = crate::normalize_root(p)?;
-            if let Ok(rel) = abs.strip_prefix(&local_root) {
-                return self.register_in_place(store, rel, key, suffix, is_folder, &opts).await;
-            }
+            // Already inside a registered location: registered in place, no bytes written.
+            return self.register_in_place(in_store, &rel, key, suffix, is_folder, &opts).await;
+        }
+        if !self.manages(&store.location) {
+            return Err(not_managed(&store.location.root, &store.location.instance_uid));
         }
         let real = key.is_some() && opts.real_key.unwrap_or(!self.instance().keys_virtual);
-        let plan = Plan { key, suffix, real };
+        let (otype, n_observations) = match &source {
+            #[cfg(feature = "dataframe")]
+            Source::DataFrame(b) => {
+                (Some(crate::dataframe::DATAFRAME_OTYPE.to_owned()), Some(crate::dataframe::count_rows(b)))
+            }
+            _ => (opts.otype.clone(), opts.n_observations),
+        };
+        let plan = Plan { key, suffix, real, otype, n_observations };
         let mut last_err = None;
         for attempt in 0..MAX_ATTEMPTS {
             match self.save_attempt(store, &source, is_folder, &plan, &opts).await {
@@ -235,6 +304,8 @@ impl Trove {
             Source::Path(p) if is_folder => local::write_folder(store.store.as_ref(), p, &managed_key).await?,
             Source::Path(p) => local::write_file(store.store.as_ref(), p, &managed_key).await?,
             Source::Bytes { data, .. } => local::write_bytes(store.store.as_ref(), data.clone(), &managed_key).await?,
+            #[cfg(feature = "dataframe")]
+            Source::DataFrame(b) => crate::dataframe::write_parquet(store.store.as_ref(), b, &managed_key).await?,
         };
         match self.commit_save(store, &written, plan, opts, head, uid.clone()).await {
             Ok(outcome @ (SaveOutcome::Created { .. } | SaveOutcome::NewVersion { .. }))
@@ -333,10 +404,10 @@ impl Trove {
             description: opts.description.clone(),
             suffix: plan.suffix.clone(),
             kind: opts.kind.clone(),
-            otype: None,
+            otype: plan.otype.clone(),
             content,
             n_files: written.n_files,
-            n_observations: None,
+            n_observations: plan.n_observations,
             version_tag: opts.version_tag.clone(),
             storage: store.location.id,
             placement: Placement::Managed,
@@ -427,20 +498,18 @@ impl Trove {
 
     /// Register a file or folder already inside the storage root, without copying. With no
     /// key, the key is its relative path (a real key); with another key, the key is virtual
-    /// and the real path is remembered.
-    async fn register_in_place(
+    /// and the real path is remembered. The hash comes from the server's metadata where that
+    /// is exact (an S3 single-part ETag, GCS's md5), else from reading the bytes.
+    pub(crate) async fn register_in_place(
         &self,
         store: &Store,
-        rel: &Path,
+        rel_str: &str,
         key: Option<Key>,
         suffix: String,
         is_folder: bool,
         opts: &SaveOptions,
     ) -> Result<SaveOutcome> {
-        let rel_str = rel.to_str().map(|s| s.replace('\\', "/")).ok_or_else(|| {
-            Error::invalid_input(format!("{} is not valid UTF-8; rename it to register it", rel.display()))
-        })?;
-        let rel_key = Key::parse(&rel_str).map_err(|e| {
+        let rel_key = Key::parse(rel_str).map_err(|e| {
             Error::new(ErrorKind::InvalidKey, format!("cannot register {rel_str} in place: {}", e.message()))
         })?;
         let (key, placement) = match key {
@@ -466,10 +535,10 @@ impl Trove {
             return Ok(SaveOutcome::Existing { artifact: a });
         }
         let (content, n_files): (ContentHash, Option<u64>) = if is_folder {
-            let (c, n) = local::hash_stored_folder(store.store.as_ref(), rel_key.as_str()).await?;
+            let (c, n) = local::hash_stored_folder_fast(store.store.as_ref(), rel_key.as_str()).await?;
             (c, Some(n))
         } else {
-            (local::hash_stored_file(store.store.as_ref(), rel_key.as_str()).await?, None)
+            (local::hash_stored_file_fast(store.store.as_ref(), rel_key.as_str()).await?, None)
         };
         let head = self.catalog().family_head_by_key(store.location.id, &key).await?;
         let uid = match &head {

@@ -28,8 +28,67 @@ fn is_url(s: &str) -> bool {
     s.starts_with("sqlite:") || s.starts_with("postgres://") || s.starts_with("postgresql://")
 }
 
-fn is_cloud(s: &str) -> bool {
+pub(crate) fn is_cloud(s: &str) -> bool {
     s.starts_with("s3://") || s.starts_with("gs://")
+}
+
+/// The region recorded with a new S3 location (`AWS_REGION`/`AWS_DEFAULT_REGION`).
+pub(crate) fn region_of(root: &str) -> Option<String> {
+    if !root.starts_with("s3://") {
+        return None;
+    }
+    ["AWS_REGION", "AWS_DEFAULT_REGION"].iter().find_map(|v| std::env::var(v).ok().filter(|r| !r.is_empty()))
+}
+
+/// Non-secret settings recorded with a new cloud location, so it reopens against the same
+/// server: the S3 endpoint (`AWS_ENDPOINT_URL`) or GCS emulator host (`STORAGE_EMULATOR_HOST`).
+/// Never credentials: those always come from the environment.
+pub(crate) fn location_settings(root: &str) -> serde_json::Value {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let mut m = serde_json::Map::new();
+    if root.starts_with("s3://")
+        && let Some(e) = var("AWS_ENDPOINT_URL")
+    {
+        m.insert("endpoint".into(), e.into());
+    }
+    if root.starts_with("gs://")
+        && let Some(e) = var("STORAGE_EMULATOR_HOST")
+    {
+        m.insert("emulator_host".into(), e.into());
+    }
+    serde_json::Value::Object(m)
+}
+
+/// Open a registered location's store: configured from the environment, with the location's
+/// recorded endpoint (and region) used where the environment names none.
+pub(crate) async fn open_location(loc: &trove_domain::StorageLocation) -> Result<Arc<dyn ObjectStore>> {
+    let setting = |name: &str| loc.settings.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if let Some(rest) = loc.root.strip_prefix("s3://") {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let mut cfg = trove_storage::S3Config::from_env(bucket, prefix);
+        if cfg.endpoint.is_none() {
+            cfg.endpoint = setting("endpoint");
+        }
+        if env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")).is_none()
+            && let Some(r) = &loc.region
+        {
+            cfg.region = r.clone();
+        }
+        return Ok(Arc::new(trove_storage::OpendalStore::s3(cfg)?));
+    }
+    if let Some(rest) = loc.root.strip_prefix("gs://")
+        && env("STORAGE_EMULATOR_HOST").is_none()
+        && env("GOOGLE_APPLICATION_CREDENTIALS").is_none()
+        && let Some(host) = setting("emulator_host")
+    {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let cfg = trove_storage::GcsConfig::from_vars(bucket, prefix, |name| {
+            (name == "STORAGE_EMULATOR_HOST").then(|| host.clone())
+        });
+        return Ok(Arc::new(trove_storage::OpendalStore::gcs(cfg)?));
+    }
+    open_store(&loc.root).await
 }
 
 /// The embedded catalog file of a local root.
@@ -73,10 +132,16 @@ pub(crate) async fn init(
     opts: InitOptions,
     injected_catalog: Option<Arc<dyn Catalog>>,
     injected_store: Option<Arc<dyn ObjectStore>>,
+    plugins: crate::plugin::Plugins,
 ) -> Result<Trove> {
     let clock = SystemClock;
     if let Some(s) = &injected_store {
-        return init_resolved(opts, s.root().to_owned(), None, s.clone(), injected_catalog, clock).await;
+        return init_resolved(opts, s.root().to_owned(), None, s.clone(), injected_catalog, clock, plugins).await;
+    }
+    // A root of a registered scheme: the location keeps the URI as its root.
+    if let Some(store) = plugins.open_store(&opts.storage) {
+        let root = opts.storage.trim_end_matches('/').to_owned();
+        return init_resolved(opts, root, None, store?, injected_catalog, clock, plugins).await;
     }
     let (root, local_root) = if is_cloud(&opts.storage) {
         (opts.storage.trim_end_matches('/').to_owned(), None)
@@ -93,7 +158,7 @@ pub(crate) async fn init(
         (p.to_string_lossy().into_owned(), Some(p))
     };
     let store = open_store(&root).await?;
-    init_resolved(opts, root, local_root, store, injected_catalog, clock).await
+    init_resolved(opts, root, local_root, store, injected_catalog, clock, plugins).await
 }
 
 async fn init_resolved(
@@ -103,6 +168,7 @@ async fn init_resolved(
     store: Arc<dyn ObjectStore>,
     injected_catalog: Option<Arc<dyn Catalog>>,
     clock: SystemClock,
+    plugins: crate::plugin::Plugins,
 ) -> Result<Trove> {
     let marker_key = format!("{MANAGED_DIR}/{STORAGE_MARKER}");
     let existing_marker: Option<StorageMarker> = match store.stat(&marker_key).await? {
@@ -128,7 +194,7 @@ async fn init_resolved(
     if let Some(instance) = catalog.instance().await? {
         // A shared catalog (given with --db): attach if it already manages this root.
         if shared && catalog.storages().await?.iter().any(|s| s.root == root) {
-            return open_with(catalog, store, opts.user, location).await;
+            return open_with(catalog, store, opts.user, location, plugins).await;
         }
         if !shared {
             return Err(Error::new(
@@ -173,9 +239,9 @@ async fn init_resolved(
         storage: NewStorage {
             uid: storage_uid.clone(),
             root: root.clone(),
-            region: None,
+            region: region_of(&root),
             instance_uid: instance_uid.clone(),
-            settings: serde_json::json!({}),
+            settings: location_settings(&root),
             created_at: now,
         },
         user_handle: opts.user.clone().unwrap_or_else(crate::default_user),
@@ -184,7 +250,7 @@ async fn init_resolved(
     catalog.init_instance(&init).await?;
     let marker = StorageMarker { storage_uid, instance_uid, catalog: Some(redact(&db_url)) };
     store.put(&marker_key, Bytes::from(serde_json::to_vec_pretty(&marker).expect("marker serialises"))).await?;
-    open_with(catalog, store, opts.user, location).await
+    open_with(catalog, store, opts.user, location, plugins).await
 }
 
 async fn open_with(
@@ -192,8 +258,10 @@ async fn open_with(
     store: Arc<dyn ObjectStore>,
     user: Option<String>,
     location: String,
+    plugins: crate::plugin::Plugins,
 ) -> Result<Trove> {
     let mut b = Trove::builder().catalog(catalog).store(store).location(location);
+    b.plugins = plugins;
     if let Some(u) = user {
         b = b.user(u);
     }
