@@ -4,8 +4,11 @@
 //! (`--yes` skips it), and a one-line error with a non-zero exit code on failure.
 
 mod config;
+mod curate;
 mod demo;
 mod output;
+mod replace_cmd;
+mod storage_cmd;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -42,6 +45,14 @@ enum Command {
     Save(SaveArgs),
     /// List artifacts (main only unless --branch).
     Ls(LsArgs),
+    /// Replace an artifact's content in place (same uid and version) with a local file or
+    /// folder outside every storage location; a new suffix renames the key's suffix.
+    Replace {
+        /// Uid, stem, or key.
+        artifact: String,
+        /// The new content: a local file or folder.
+        path: PathBuf,
+    },
     /// Show one artifact (by uid, 16-character stem, or key).
     Show {
         /// Uid, stem, or key.
@@ -81,10 +92,29 @@ enum Command {
         #[arg(long, short = 'y')]
         yes: bool,
     },
-    /// Print the local path of an artifact's content.
+    /// Print the local path of an artifact's content (cloud artifacts are downloaded to the
+    /// cache, or brought up to date; TROVE_CACHE_DIR sets the cache folder).
     Cache {
         /// Uid, stem, or key.
         artifact: String,
+        /// Re-hash the local copy and compare it with the recorded hash.
+        #[arg(long)]
+        verify: bool,
+    },
+    /// Collections: ordered sets of artifacts with their own key, versions and lifecycle.
+    Collection {
+        #[command(subcommand)]
+        command: curate::CollectionCommand,
+    },
+    /// Labels: named tags on artifacts and collections.
+    Label {
+        #[command(subcommand)]
+        command: curate::LabelCommand,
+    },
+    /// Manage storage locations: add, ls, set-default.
+    Storage {
+        #[command(subcommand)]
+        command: storage_cmd::StorageCommand,
     },
     /// Check that every record's bytes exist and match; finish or roll back interrupted work.
     Fsck {
@@ -136,8 +166,12 @@ struct InitArgs {
 
 #[derive(Args, Debug)]
 struct SaveArgs {
-    /// The file or folder to save.
+    /// The file or folder to save; an s3://, gs:// or local path inside a registered storage
+    /// location is registered in place (not copied).
     path: PathBuf,
+    /// The storage location to write to (root or uid; default: the instance's default).
+    #[arg(long)]
+    storage: Option<String>,
     /// The key: a relative path such as datasets/iris.csv.
     #[arg(long)]
     key: Option<String>,
@@ -153,6 +187,10 @@ struct SaveArgs {
     /// Save even if identical content already exists.
     #[arg(long)]
     allow_duplicate: bool,
+    /// For folders: keep all versions in one shared store (a new version overwrites it; only
+    /// the newest version is readable; deleting it permanently deletes the whole family).
+    #[arg(long)]
+    shared_store: bool,
     /// The uid of the version this one revises.
     #[arg(long)]
     revises: Option<String>,
@@ -175,6 +213,9 @@ struct LsArgs {
     /// At most this many.
     #[arg(long)]
     limit: Option<u64>,
+    /// Only artifacts carrying this label (repeat for several: all must match).
+    #[arg(long)]
+    label: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -233,10 +274,12 @@ async fn open(cli_instance: Option<&str>) -> Result<Trove> {
     Trove::open(&location).await
 }
 
+/// Resolve uids, stems or keys; keys are looked up on every branch (main first), since these
+/// commands act on archived and trashed records too.
 async fn resolve_all(trove: &Trove, locators: &[String]) -> Result<Vec<Artifact>> {
     let mut out = Vec::with_capacity(locators.len());
     for l in locators {
-        out.push(trove.get(l).await?);
+        out.push(trove.get_in(l, BranchSelection::All).await?);
     }
     Ok(out)
 }
@@ -319,6 +362,9 @@ async fn run(cli: Cli) -> Result<()> {
                 allow_duplicate: args.allow_duplicate,
                 revises,
                 version_tag: args.version_tag,
+                shared_store: args.shared_store,
+                storage: args.storage,
+                ..SaveOptions::default()
             };
             let spinner = (!json && std::io::stderr().is_terminal()).then(|| {
                 let s = indicatif::ProgressBar::new_spinner();
@@ -326,7 +372,12 @@ async fn run(cli: Cli) -> Result<()> {
                 s.enable_steady_tick(std::time::Duration::from_millis(100));
                 s
             });
-            let outcome = trove.save(args.path.as_path(), opts).await;
+            let raw = args.path.to_string_lossy();
+            let outcome = if raw.starts_with("s3://") || raw.starts_with("gs://") {
+                trove.register(&raw, opts).await
+            } else {
+                trove.save(args.path.as_path(), opts).await
+            };
             if let Some(s) = spinner {
                 s.finish_and_clear();
             }
@@ -348,6 +399,7 @@ async fn run(cli: Cli) -> Result<()> {
                 latest_only: !args.all_versions,
                 order: Order::Key,
                 limit: args.limit,
+                labels: (!args.label.is_empty()).then_some(args.label),
                 ..Default::default()
             };
             let found = trove.list(&query).await?;
@@ -356,6 +408,10 @@ async fn run(cli: Cli) -> Result<()> {
             } else {
                 print_artifacts(&trove, &found);
             }
+        }
+        Command::Replace { artifact, path } => {
+            let trove = open(inst).await?;
+            replace_cmd::run(&trove, &artifact, &path, json).await?;
         }
         Command::Show { artifact } => {
             let trove = open(inst).await?;
@@ -421,10 +477,14 @@ async fn run(cli: Cli) -> Result<()> {
                         for k in &p.kept_paths {
                             println!("  kept {} ({})", k.path, keep_reason(k.reason));
                         }
+                        for u in &p.shared_store_family {
+                            println!("  also deleted {u}: an older version sharing its store");
+                        }
                     }
                     let mut m = artifact_json(&trove, &p.artifact);
                     m.insert("branch".into(), Value::String("deleted".into()));
                     m.insert("removed_paths".into(), json!(p.removed_paths));
+                    m.insert("shared_store_family".into(), json!(p.shared_store_family));
                     m.insert("kept_paths".into(), json!(p.kept_paths.iter().map(|k| &k.path).collect::<Vec<_>>()));
                     m.insert("missing_paths".into(), json!(p.missing_paths));
                     printed.push(m);
@@ -478,10 +538,10 @@ async fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Command::Cache { artifact } => {
+        Command::Cache { artifact, verify } => {
             let trove = open(inst).await?;
             let a = trove.get(&artifact).await?;
-            let path = trove.cache(&a).await?;
+            let path = if verify { trove.cache_verify(&a).await? } else { trove.cache(&a).await? };
             if json {
                 let mut m = artifact_json(&trove, &a);
                 m.insert("cache_path".into(), Value::String(path.display().to_string()));
@@ -549,6 +609,9 @@ async fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
+        Command::Collection { command } => curate::run_collection(open(inst).await?, command, json).await?,
+        Command::Label { command } => curate::run_label(open(inst).await?, command, json).await?,
+        Command::Storage { command } => storage_cmd::run(open(inst).await?, command, json).await?,
         Command::Demo { dir } => demo::run(dir).await?,
     }
     Ok(())

@@ -88,7 +88,7 @@ pub fn in_collections_error(memberships: &[(Uid, String)]) -> Error {
     Error::new(
         crate::ErrorKind::Protected,
         format!(
-            "cannot delete permanently: {}; delete those collections permanently first (`trove collection delete              --permanent`), or trash the artifact instead. Nothing was deleted",
+            "cannot delete permanently: {}; delete those collections permanently first (`trove collection delete --permanent`), or trash the artifact instead. Nothing was deleted",
             parts.join("; ")
         ),
     )

@@ -111,7 +111,7 @@ async fn collections_on_every_backend() {
         assert!(store.stat(&a.storage_key()).await.unwrap().is_some(), "{name}: artifact bytes stay");
         let rep = t.delete_permanently(std::slice::from_ref(&a.uid), StoragePolicy::Auto).await.unwrap();
         assert_eq!(rep.removed_paths().count(), 1, "{name}");
-        let again = t.create_collection(&[c.uid.clone()], CollectionOptions::key("runs")).await.unwrap();
+        let again = t.create_collection(std::slice::from_ref(&c.uid), CollectionOptions::key("runs")).await.unwrap();
         assert_eq!(again.collection().uid.version_suffix(), "0000", "{name}: a new family for the freed key");
         eprintln!("{name}: collections ok");
     }
@@ -123,7 +123,7 @@ async fn labels_on_every_backend() {
         let (t, name) = (&inst.trove, inst.name);
         let a = save(t, "l/a.csv", "a\n").await;
         let b = save(t, "l/b.csv", "b\n").await;
-        let coll = t.create_collection(&[a.uid.clone()], CollectionOptions::key("set")).await.unwrap();
+        let coll = t.create_collection(std::slice::from_ref(&a.uid), CollectionOptions::key("set")).await.unwrap();
         t.create_label("qc-passed", Some("checked by QC")).await.unwrap();
         assert_eq!(t.create_label("qc-passed", None).await.unwrap_err().kind(), ErrorKind::Conflict, "{name}");
         let targets = t.resolve_labeled(&["l/a.csv".into(), coll.collection().uid.to_string()]).await.unwrap();

@@ -100,7 +100,7 @@ async fn storage_scheme_and_audit_log() {
     t.restore(std::slice::from_ref(&v1.uid)).await.unwrap();
     t.restore(std::slice::from_ref(&v1.uid)).await.unwrap(); // a no-op: no event
     t.archive(std::slice::from_ref(&a.uid)).await.unwrap();
-    let coll = t.create_collection(&[a.uid.clone()], CollectionOptions::key("c")).await.unwrap();
+    let coll = t.create_collection(std::slice::from_ref(&a.uid), CollectionOptions::key("c")).await.unwrap();
     assert_eq!(
         t.delete_permanently(std::slice::from_ref(&a.uid), StoragePolicy::Auto).await.unwrap_err().kind(),
         ErrorKind::Protected,
