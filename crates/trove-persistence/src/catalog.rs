@@ -528,6 +528,24 @@ impl trove_domain::ports::Catalog for SeaCatalog {
         Ok(s)
     }
 
+    async fn set_default_storage(&self, id: StorageId) -> Result<Instance> {
+        let txn = self.begin_write().await?;
+        if storage::Entity::find_by_id(id.0).one(&txn).await.ctx("read the storage location")?.is_none() {
+            return Err(Error::not_found(format!(
+                "no storage location with id {}: list them with `trove storage ls`",
+                id.0
+            )));
+        }
+        let row = instance::Entity::find().one(&txn).await.ctx("read the instance")?.ok_or_else(|| {
+            Error::new(ErrorKind::Instance, "this catalog holds no instance: create one with `trove init`")
+        })?;
+        let mut active = row.into_active_model();
+        active.default_storage_id = Set(Some(id.0));
+        let row = active.update(&txn).await.ctx("set the default storage location")?;
+        txn.commit().await.ctx("commit the default storage location")?;
+        Ok(to_instance(row))
+    }
+
     async fn storages(&self) -> Result<Vec<StorageLocation>> {
         let rows = storage::Entity::find()
             .order_by_asc(storage::Column::Id)

@@ -429,7 +429,8 @@ async fn hash_local(path: &Path, folder: bool) -> Result<ContentHash> {
 
 async fn hash_local_file(path: &Path) -> Result<ContentHash> {
     use tokio::io::AsyncReadExt;
-    let mut file = tokio::fs::File::open(path).await.map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    let mut file =
+        tokio::fs::File::open(path).await.map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
     let mut hasher = ContentHasher::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {

@@ -4,12 +4,15 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use tokio::io::AsyncReadExt;
-use trove_domain::hash::{FolderEntry, folder_hash};
-use trove_domain::ports::ObjectStore;
-use trove_domain::{ContentHash, ContentHasher, Error, ErrorKind, Result};
+use trove_domain::hash::{FolderEntry, PART_SIZE, b64, decode_hash, folder_hash, md5_digest};
+use trove_domain::ports::{ObjectMeta, ObjectStore};
+use trove_domain::{ContentHash, ContentHasher, Error, ErrorKind, HashType, Result};
 
 /// Read size for local files.
 const CHUNK: usize = 4 * 1024 * 1024;
+
+/// S3's limit on the parts of one upload.
+const MAX_PARTS: u32 = 10_000;
 
 /// Bytes written into a store by a save.
 #[derive(Debug, Clone)]
@@ -57,16 +60,84 @@ async fn copy_file_hashing(store: &dyn ObjectStore, path: &Path, key: &str) -> R
             break;
         }
     }
-    writer.close().await?;
-    Ok(hasher.finish())
+    let put = writer.close().await?;
+    let content = hasher.finish();
+    verify_upload(store, key, &content, put.etag.as_deref()).await?;
+    Ok(content)
+}
+
+/// The ETag an MD5-ETag server (S3) gives content with this hash: the hex MD5 for a
+/// single-part upload, `<hex md5 of the part digests>-<parts>` for a multipart one with
+/// 50 MiB parts. `None` for folder hashes.
+pub(crate) fn expected_etag(content: &ContentHash) -> Option<String> {
+    let hex = hex(&decode_hash(&content.hash).ok()?);
+    match content.hash_type {
+        HashType::Md5 => Some(hex),
+        HashType::Md5Parts(n) => Some(format!("{hex}-{n}")),
+        HashType::Md5Tree => None,
+    }
+}
+
+/// Whether a server's ETag agrees with the computed hash. A one-part multipart upload of a
+/// small file (`<md5 of the md5>-1`) agrees too.
+fn etag_matches(content: &ContentHash, etag: &str) -> bool {
+    let etag = etag.to_ascii_lowercase();
+    if expected_etag(content).as_deref() == Some(etag.as_str()) {
+        return true;
+    }
+    match (&content.hash_type, decode_hash(&content.hash)) {
+        (HashType::Md5, Ok(digest)) => etag == format!("{}-1", hex(&md5_digest(&digest))),
+        _ => false,
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Upload verification: where the backend's ETag is MD5-based (S3), compare it with the hash
+/// computed while writing. On a mismatch the object is deleted (no row points at it yet) and
+/// the save fails with [`ErrorKind::Integrity`], so nothing is committed. Above 10,000 parts
+/// S3 needs larger parts, the ETag no longer follows Trove's part size, and the upload is
+/// verified by re-reading it instead.
+pub(crate) async fn verify_upload(
+    store: &dyn ObjectStore,
+    key: &str,
+    content: &ContentHash,
+    etag: Option<&str>,
+) -> Result<()> {
+    if !store.capabilities().etag_is_md5 {
+        return Ok(());
+    }
+    let Some(etag) = etag else { return Ok(()) };
+    let ok = match content.hash_type {
+        HashType::Md5Parts(n) if n > MAX_PARTS => hash_stored_file(store, key).await? == *content,
+        _ => etag_matches(content, etag),
+    };
+    if ok {
+        return Ok(());
+    }
+    let _ = store.delete(key).await;
+    Err(Error::new(
+        ErrorKind::Integrity,
+        format!(
+            "upload of {} is corrupt: the server's ETag {etag} does not match the content's hash {} ({}); \
+             the object was removed and nothing was saved; retry the save",
+            store.display_path(key),
+            content.hash,
+            content.hash_type
+        ),
+    ))
 }
 
 /// Write an in-memory buffer into `key`.
 pub(crate) async fn write_bytes(store: &dyn ObjectStore, data: Bytes, key: &str) -> Result<Written> {
     let mut hasher = ContentHasher::new();
     hasher.update(&data);
-    store.put(key, data).await?;
-    Ok(Written { key: key.to_owned(), content: hasher.finish(), n_files: None })
+    let put = store.put(key, data).await?;
+    let content = hasher.finish();
+    verify_upload(store, key, &content, put.etag.as_deref()).await?;
+    Ok(Written { key: key.to_owned(), content, n_files: None })
 }
 
 /// Every file below `root`, as (relative `/`-separated path, absolute path), sorted by bytes.
@@ -171,6 +242,43 @@ pub(crate) async fn hash_stored_file(store: &dyn ObjectStore, key: &str) -> Resu
         hasher.update(&chunk);
     }
     Ok(hasher.finish())
+}
+
+/// Hash an object already in storage: from the server's exact MD5 (S3 single-part ETag, GCS
+/// md5Hash) when the object fits in one 50 MiB part, so the MD5 is Trove's hash; else by
+/// reading it.
+pub(crate) async fn hash_stored_file_fast(store: &dyn ObjectStore, key: &str) -> Result<ContentHash> {
+    let meta = store
+        .stat(key)
+        .await?
+        .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no object at {}", store.display_path(key))))?;
+    match hash_from_meta(&meta) {
+        Some(c) => Ok(c),
+        None => hash_stored_file(store, key).await,
+    }
+}
+
+/// Trove's hash of an object from its metadata alone, where that is exact.
+pub(crate) fn hash_from_meta(meta: &ObjectMeta) -> Option<ContentHash> {
+    let md5 = meta.content_md5?;
+    (meta.size <= PART_SIZE).then(|| ContentHash { hash: b64(&md5), hash_type: HashType::Md5, size: meta.size })
+}
+
+/// [`hash_stored_folder`] with each file hashed by [`hash_stored_file_fast`]'s rule.
+pub(crate) async fn hash_stored_folder_fast(store: &dyn ObjectStore, prefix: &str) -> Result<(ContentHash, u64)> {
+    let objects = store.list(&format!("{prefix}/")).await?;
+    if objects.is_empty() {
+        return Err(Error::new(ErrorKind::NotFound, format!("no files below {}", store.display_path(prefix))));
+    }
+    let mut entries = Vec::with_capacity(objects.len());
+    for obj in &objects {
+        let c = match hash_from_meta(obj) {
+            Some(c) => c,
+            None => hash_stored_file(store, &obj.key).await?,
+        };
+        entries.push(FolderEntry { path: obj.key[prefix.len() + 1..].to_owned(), hash: c.hash, size: c.size });
+    }
+    Ok((folder_hash(&entries), objects.len() as u64))
 }
 
 /// Hash a folder already in storage; returns the hash and the number of files.

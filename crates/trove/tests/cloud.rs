@@ -61,24 +61,23 @@ async fn clouds() -> Vec<Cloud> {
             eprintln!("skipped {name}: provider {} gives no PostgreSQL", b.provider());
             continue;
         };
-        let (store, bucket, keep): (Arc<dyn ObjectStore>, String, Box<dyn std::any::Any + Send>) = if name
-            == "postgresql+s3"
-        {
-            let Some(bucket) = b.s3_bucket().await else { continue };
-            let mut cfg = S3Config::new(&bucket.bucket, "prefix");
-            cfg.endpoint = Some(bucket.endpoint.clone());
-            cfg.region = bucket.region.clone();
-            cfg.access_key_id = Some(bucket.access_key_id.clone());
-            cfg.secret_access_key = Some(bucket.secret_access_key.clone());
-            (Arc::new(OpendalStore::s3(cfg).unwrap()), bucket.bucket.clone(), Box::new(bucket))
-        } else {
-            let Some(bucket) = b.gcs_bucket().await else { continue };
-            let mut cfg = GcsConfig::new(&bucket.bucket, "prefix");
-            cfg.endpoint = Some(bucket.endpoint.clone());
-            cfg.token = Some("fake-token".into());
-            cfg.emulator = true;
-            (Arc::new(OpendalStore::gcs(cfg).unwrap()), bucket.bucket.clone(), Box::new(bucket))
-        };
+        let (store, bucket, keep): (Arc<dyn ObjectStore>, String, Box<dyn std::any::Any + Send>) =
+            if name == "postgresql+s3" {
+                let Some(bucket) = b.s3_bucket().await else { continue };
+                let mut cfg = S3Config::new(&bucket.bucket, "prefix");
+                cfg.endpoint = Some(bucket.endpoint.clone());
+                cfg.region = bucket.region.clone();
+                cfg.access_key_id = Some(bucket.access_key_id.clone());
+                cfg.secret_access_key = Some(bucket.secret_access_key.clone());
+                (Arc::new(OpendalStore::s3(cfg).unwrap()), bucket.bucket.clone(), Box::new(bucket))
+            } else {
+                let Some(bucket) = b.gcs_bucket().await else { continue };
+                let mut cfg = GcsConfig::new(&bucket.bucket, "prefix");
+                cfg.endpoint = Some(bucket.endpoint.clone());
+                cfg.token = Some("fake-token".into());
+                cfg.emulator = true;
+                (Arc::new(OpendalStore::gcs(cfg).unwrap()), bucket.bucket.clone(), Box::new(bucket))
+            };
         let fault = Arc::new(FaultInjection::new(store.clone()));
         let cache = tempfile::tempdir().unwrap();
         let catalog = trove::connect_catalog(&db.url).await.unwrap();

@@ -41,6 +41,11 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     /// Every registered storage location.
     async fn storages(&self) -> Result<Vec<StorageLocation>>;
 
+    /// Make a registered storage location the instance's default for writes. Errors with
+    /// [`crate::ErrorKind::NotFound`] if no location has this id, and with
+    /// [`crate::ErrorKind::Instance`] if the catalog holds no instance. Idempotent.
+    async fn set_default_storage(&self, id: StorageId) -> Result<Instance>;
+
     /// The user with this handle, created if missing.
     async fn ensure_user(&self, handle: &str) -> Result<User>;
 
