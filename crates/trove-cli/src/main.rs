@@ -150,7 +150,9 @@ enum Command {
 
 #[derive(Args, Debug)]
 struct InitArgs {
-    /// The default storage root: a local folder (created if missing).
+    /// The default storage root: a local folder (created if missing), s3://bucket/prefix or
+    /// gs://bucket/prefix (configured from AWS_* / GOOGLE_APPLICATION_CREDENTIALS /
+    /// STORAGE_EMULATOR_HOST; cloud roots need --db).
     #[arg(long)]
     storage: String,
     /// Catalog URL (postgresql://...); default: SQLite inside the storage root.
