@@ -185,12 +185,20 @@ pub enum Placement {
         /// The path the bytes really live at.
         real_path: String,
     },
+    /// A shared-store folder (opt-in): every version of the family keeps its files in one
+    /// store in the managed area, the managed key of the version that created the store
+    /// (`.trove/<that uid><suffix>`). A new version overwrites it, so only the newest version
+    /// sharing the store is readable (spec 2, section 5).
+    SharedStore {
+        /// The store's path inside the storage root.
+        store_key: String,
+    },
 }
 
 impl Placement {
     /// Whether the bytes sit at a user-visible path rather than in the managed area.
     pub fn is_user_visible(&self) -> bool {
-        !matches!(self, Placement::Managed)
+        !matches!(self, Placement::Managed | Placement::SharedStore { .. })
     }
 }
 
@@ -204,6 +212,7 @@ pub fn managed_storage_key(uid: &Uid, suffix: &str) -> String {
 pub fn storage_key(uid: &Uid, key: Option<&Key>, suffix: &str, placement: &Placement) -> String {
     match (placement, key) {
         (Placement::InPlace { real_path }, _) => real_path.clone(),
+        (Placement::SharedStore { store_key }, _) => store_key.clone(),
         (Placement::RealKey, Some(k)) => k.as_str().to_owned(),
         _ => managed_storage_key(uid, suffix),
     }

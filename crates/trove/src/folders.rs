@@ -18,8 +18,8 @@
 use std::collections::{HashMap, HashSet};
 
 use trove_domain::{
-    Artifact, ArtifactQuery, ArtifactUpdate, BranchSelection, Error, ErrorKind, Key, Order, Pending, Placement,
-    Result, Uid,
+    Artifact, ArtifactQuery, ArtifactUpdate, BranchSelection, Error, ErrorKind, Key, Order, Pending, Placement, Result,
+    Uid,
 };
 
 use crate::outcome::SaveOutcome;
@@ -243,7 +243,6 @@ impl Trove {
 /// (given every record of the catalog, or at least of its family).
 pub(crate) fn owns_its_bytes(a: &Artifact, all: &[Artifact]) -> bool {
     let Some(store_key) = store_key_of(a) else { return true };
-    !all.iter().any(|o| {
-        o.stem() == a.stem() && store_key_of(o) == Some(store_key) && o.version_index() > a.version_index()
-    })
+    !all.iter()
+        .any(|o| o.stem() == a.stem() && store_key_of(o) == Some(store_key) && o.version_index() > a.version_index())
 }

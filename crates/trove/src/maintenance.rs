@@ -22,7 +22,7 @@ impl Trove {
             .catalog()
             .artifacts(&ArtifactQuery { branch: BranchSelection::All, include_pending: false, ..Default::default() })
             .await?;
-        for a in all.iter().filter(|a| a.pending.is_none()) {
+        for a in all.iter().filter(|a| a.pending.is_none() && crate::folders::owns_its_bytes(a, &all)) {
             if let Some(problem) = self.check_bytes(a, verify_hashes).await? {
                 findings.push(FsckFinding {
                     uid: a.uid.clone(),
@@ -116,15 +116,13 @@ impl Trove {
                         .await?;
                 }
             }
-            Some(Pending::Replacing { staged_key, .. }) => {
+            Some(Pending::Replacing { .. }) => {
+                // Settled from what the bytes say (see replace.rs): finish, roll back, or redo.
                 f.problem = "a replace was interrupted".into();
-                f.action = "rolled back: the old content stays; the staged copy is removed".into();
-                if repair {
-                    let _ = store.store.delete_prefix(&format!("{staged_key}/")).await;
-                    let _ = store.store.delete(staged_key).await;
-                    self.catalog()
-                        .update_artifact(&a.uid, &ArtifactUpdate { pending: Some(None), ..Default::default() })
-                        .await?;
+                let decision = self.replace_decision(a).await?;
+                f.action = decision.describe().into();
+                if repair && decision != crate::replace::Settle::Stuck {
+                    self.settle_replace(a, decision).await?;
                 }
             }
             None => {}

@@ -100,6 +100,9 @@ pub struct Purged {
     pub kept_paths: Vec<KeptPath>,
     /// Paths that were to be deleted but were already missing from storage.
     pub missing_paths: Vec<String>,
+    /// For the newest version of a shared-store folder: the family's other versions, deleted
+    /// with it because they shared its files (empty otherwise).
+    pub shared_store_family: Vec<Uid>,
 }
 
 /// A path left in place by permanent deletion.

@@ -22,8 +22,8 @@ use serde::Serialize;
 use trove_domain::key::{MANAGED_DIR, storage_key, suffix_of};
 use trove_domain::ports::ObjectStore;
 use trove_domain::{
-    Artifact, ArtifactQuery, ArtifactUpdate, BranchSelection, ContentUpdate, Error, ErrorKind, Key, Pending,
-    Placement, Result, Uid,
+    Artifact, ArtifactQuery, ArtifactUpdate, BranchSelection, ContentUpdate, Error, ErrorKind, Key, Pending, Placement,
+    Result, Uid,
 };
 
 use crate::local::{self, Written};
@@ -126,9 +126,7 @@ impl Settle {
             Settle::Finish => "finished: the new content is in place, so the record now describes it",
             Settle::RollBack => "rolled back: the old content is intact and stays; the staged copy is removed",
             Settle::Redo => "finished from the staged copy: the old content was partly overwritten",
-            Settle::Stuck => {
-                "none: neither the old nor the new content is complete; restore the bytes from a backup"
-            }
+            Settle::Stuck => "none: neither the old nor the new content is complete; restore the bytes from a backup",
         }
     }
 }
@@ -245,7 +243,8 @@ impl Trove {
         };
 
         // 2. Mark.
-        let pending = Pending::Replacing { staged_key: staged_key.clone(), new: new.clone(), target_key: target_key.clone() };
+        let pending =
+            Pending::Replacing { staged_key: staged_key.clone(), new: new.clone(), target_key: target_key.clone() };
         let marked_row = match self
             .catalog()
             .update_artifact(&a.uid, &ArtifactUpdate { pending: Some(Some(pending)), ..Default::default() })
@@ -344,7 +343,11 @@ impl Trove {
                     if e.kind() == std::io::ErrorKind::NotFound {
                         Error::new(
                             ErrorKind::SourceNotFound,
-                            format!("no file or folder at {}: check the path to replace {} with", p.display(), a.label()),
+                            format!(
+                                "no file or folder at {}: check the path to replace {} with",
+                                p.display(),
+                                a.label()
+                            ),
                         )
                     } else {
                         Error::io(format!("cannot read {}", p.display()), e)

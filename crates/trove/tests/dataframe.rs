@@ -105,10 +105,7 @@ fn batch(start: i64, rows: usize) -> RecordBatch {
 }
 
 fn ids(batches: &[RecordBatch]) -> Vec<i64> {
-    batches
-        .iter()
-        .flat_map(|b| b.column(0).as_any().downcast_ref::<Int64Array>().unwrap().values().to_vec())
-        .collect()
+    batches.iter().flat_map(|b| b.column(0).as_any().downcast_ref::<Int64Array>().unwrap().values().to_vec()).collect()
 }
 
 #[tokio::test]
@@ -129,10 +126,15 @@ async fn save_load_and_replace_a_dataframe() {
     let back = f.trove.load_dataframe(&a).await.unwrap();
     assert_eq!(ids(&back), (0..150).collect::<Vec<_>>());
     assert_eq!(back[0].schema(), frame[0].schema());
-    assert!(matches!(f.trove.load(&a).await.unwrap(), Loaded::Table(t) if t.iter().map(|b| b.num_rows()).sum::<usize>() == 150));
+    assert!(
+        matches!(f.trove.load(&a).await.unwrap(), Loaded::Table(t) if t.iter().map(|b| b.num_rows()).sum::<usize>() == 150)
+    );
 
     // the same frame again is existing content
-    assert_eq!(f.trove.save_dataframe(&frame, SaveOptions::key("tables/people.parquet")).await.unwrap().name(), "existing");
+    assert_eq!(
+        f.trove.save_dataframe(&frame, SaveOptions::key("tables/people.parquet")).await.unwrap().name(),
+        "existing"
+    );
     // the key must end in .parquet
     let e = f.trove.save_dataframe(&frame, SaveOptions::key("tables/people.csv")).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidKey);

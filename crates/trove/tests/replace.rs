@@ -26,13 +26,8 @@ async fn fixture() -> Fixture {
     // reopen with the store wrapped in fault injection
     let fs: Arc<dyn ObjectStore> = Arc::new(OpendalStore::fs(&root).unwrap());
     let faults = Arc::new(FaultInjection::new(fs));
-    let trove = Trove::builder()
-        .store(faults.clone())
-        .user("tester")
-        .location(root.to_str().unwrap())
-        .open()
-        .await
-        .unwrap();
+    let trove =
+        Trove::builder().store(faults.clone()).user("tester").location(root.to_str().unwrap()).open().await.unwrap();
     assert_eq!(trove.default_storage().root, faults.root(), "the wrapped store is used");
     Fixture { _dir: dir, root, inputs, trove, faults }
 }
@@ -136,7 +131,8 @@ async fn replace_a_file_under_a_virtual_key() {
 #[tokio::test]
 async fn replace_refuses_bad_sources() {
     let f = fixture().await;
-    let a = f.trove.save(f.file("iris.csv", IRIS).as_path(), SaveOptions::key("iris.csv")).await.unwrap().into_artifact();
+    let a =
+        f.trove.save(f.file("iris.csv", IRIS).as_path(), SaveOptions::key("iris.csv")).await.unwrap().into_artifact();
     let dir = f.folder("d", &[("x.txt", "x")]);
 
     let e = f.trove.replace(a.uid.as_str(), dir.as_path()).await.unwrap_err();
