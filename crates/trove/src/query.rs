@@ -69,9 +69,9 @@ impl Trove {
     }
 
     /// Every version of the family of `locator`, oldest first, on the selected branches
-    /// (default: main only, as every default view).
+    /// (default: main only, as every default view). A key is resolved on those branches too.
     pub async fn versions(&self, locator: &str, branch: BranchSelection) -> Result<Vec<Artifact>> {
-        let a = self.get(locator).await?;
+        let a = self.get_in(locator, branch).await?;
         self.catalog().artifacts(&ArtifactQuery::new().stem(a.stem()).branch(branch).order(Order::Version)).await
     }
 }

@@ -413,7 +413,7 @@ impl Trove {
             placement: Placement::Managed,
             created_by: self.user_record().id,
             revises: head.as_ref().map(|h| h.uid.clone()),
-            pending: plan.real.then(|| Pending::PlacingRealKey { managed_key }),
+            pending: plan.real.then_some(Pending::PlacingRealKey { managed_key }),
             created_at: self.clock().now(),
         };
         let artifact = catalog.create_artifact(&new).await?;
