@@ -45,10 +45,10 @@ const KEYS: [&str; 3] = ["a.txt", "b.txt", "d/c.txt"];
 const STEPS: std::ops::Range<usize> = 1..31;
 
 /// Where Trove knowingly differs from the spec today (see the model's `Rules`); each `false`
-/// is a reported bug. Set both to `true` to hold Trove to the spec.
+/// is a reported bug. Set every flag to `true` to hold Trove to the spec.
 const RULES: Rules = Rules {
-    // Deleting a family's newest version permanently frees its suffix and uid for the next save.
-    never_reuse_suffixes: false,
+    // Fixed by the version high-water marks (migration m0003): suffixes are never reused.
+    never_reuse_suffixes: true,
     // A real-key save checks the key's path before de-duplication and restore-from-trash.
     dedup_before_real_key_check: false,
     // A duplicate on purpose (or empty content) under a key holding the same content fails
