@@ -269,6 +269,11 @@ pub struct NewArtifact {
     pub revises: Option<Uid>,
     /// Marker for an unfinished placement (real keys).
     pub pending: Option<Pending>,
+    /// Saved without the de-duplication lookup (on purpose, empty content, or registered in
+    /// place): such rows may repeat the content of another row under the same key, which the
+    /// catalog otherwise refuses.
+    #[serde(default)]
+    pub dedup_exempt: bool,
     /// When.
     pub created_at: DateTime<Utc>,
 }

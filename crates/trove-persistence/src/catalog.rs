@@ -697,6 +697,7 @@ impl trove_domain::ports::Catalog for SeaCatalog {
             updated_at: Set(new.created_at),
             pending_op: Set(op),
             pending: Set(pending),
+            dedup_exempt: Set(new.dedup_exempt),
             ..Default::default()
         }
         .insert(&txn)

@@ -33,7 +33,7 @@ pub use collections::{
 };
 
 use trove_domain::{
-    Artifact, ArtifactQuery, ArtifactUpdate, BranchId, BranchSelection, ContentUpdate, ErrorKind, HashType,
+    Artifact, ArtifactQuery, ArtifactUpdate, BranchId, BranchSelection, ContentHash, ContentUpdate, ErrorKind, HashType,
     InstanceInit, Key, NewArtifact, NewStorage, Operation, Order, Pending, Placement, Stem, StorageId, Uid, UserId,
 };
 
@@ -76,6 +76,7 @@ macro_rules! catalog_conformance {
             stale_revises_is_refused,
             version_conflicts_are_refused,
             dedup_lookup_by_hash_excludes_trash,
+            same_key_same_content_is_unique_unless_exempt,
             trash_and_restore_single,
             archive_and_restore,
             restore_returns_to_origin_branch,
@@ -217,6 +218,7 @@ impl Ctx {
             created_by: self.user,
             revises: None,
             pending: None,
+            dedup_exempt: false,
             created_at: self.time(),
         }
     }
@@ -500,6 +502,26 @@ pub async fn dedup_lookup_by_hash_excludes_trash(cat: Arc<dyn Catalog>) {
     assert_eq!(ctx.uids(&trash).await, vec![c.uid.clone()]);
     assert_eq!(ctx.cat.count_artifacts(&dedup).await.expect("count"), 2);
     assert!(!ctx.uids(&dedup).await.contains(&other.uid));
+}
+
+/// `(storage, key, hash)` is unique among rows saved with de-duplication (a concurrent
+/// identical save under one key cannot create a second row), while a row saved without it
+/// (`dedup_exempt`: a deliberate duplicate, empty content) may repeat it as the next version.
+pub async fn same_key_same_content_is_unique_unless_exempt(cat: Arc<dyn Catalog>) {
+    let ctx = setup(cat).await;
+    let v0 = ctx.create(Some("dup.csv"), "same").await;
+    let again = NewArtifact { content: v0_content(&v0), ..ctx.next_version(&v0, "same").await };
+    let err = ctx.cat.create_artifact(&again).await.expect_err("a second identical row under one key");
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert_eq!(ctx.cat.max_version(&v0.stem()).await.expect("max"), Some(0), "nothing was written");
+    let exempt = NewArtifact { dedup_exempt: true, ..again };
+    let v1 = ctx.cat.create_artifact(&exempt).await.expect("a deliberate duplicate is the next version");
+    assert_eq!((v1.version_index(), v1.hash.clone(), v1.is_latest), (1, v0.hash.clone(), true));
+    assert_heads(ctx.cat.as_ref(), &v0.stem()).await;
+}
+
+fn v0_content(a: &Artifact) -> ContentHash {
+    ContentHash { hash: a.hash.clone(), hash_type: a.hash_type.clone(), size: a.size }
 }
 
 /// Trash and restore of one record, with the head moving both ways.
@@ -992,6 +1014,7 @@ pub async fn concurrent_new_versions(cats: &[Arc<dyn Catalog>], writers: usize) 
                         created_by: user,
                         revises: Some(head.uid.clone()),
                         pending: None,
+                        dedup_exempt: false,
                         created_at,
                     };
                     cat.create_artifact(&new).await

@@ -296,9 +296,6 @@ impl Trove {
             }
             None => Uid::new_family(),
         };
-        if plan.real {
-            self.check_real_key_free(store, plan.key.as_ref().expect("real keys have a key"), head.as_ref()).await?;
-        }
         let managed_key = managed_storage_key(&uid, &plan.suffix);
         let written = match source {
             Source::Path(p) if is_folder => local::write_folder(store.store.as_ref(), p, &managed_key).await?,
@@ -359,7 +356,9 @@ impl Trove {
     ) -> Result<SaveOutcome> {
         let catalog = self.catalog();
         let content = written.content.clone();
-        if !opts.allow_duplicate && content.size > 0 {
+        // Empty files skip de-duplication (spec 2, section 5), as do deliberate duplicates.
+        let dedup_exempt = opts.allow_duplicate || content.size == 0;
+        if !dedup_exempt {
             let existing = catalog
                 .artifacts(&ArtifactQuery {
                     branch: BranchSelection::All,
@@ -397,6 +396,11 @@ impl Trove {
                 }
             }
         }
+        // Only now that the save will create a row: a real key's path must be free (or hold an
+        // older version of this family). De-duplication and restore-from-trash come first.
+        if plan.real {
+            self.check_real_key_free(store, plan.key.as_ref().expect("real keys have a key"), head.as_ref()).await?;
+        }
         let managed_key = managed_storage_key(&uid, &plan.suffix);
         let new = NewArtifact {
             uid,
@@ -414,6 +418,7 @@ impl Trove {
             created_by: self.user_record().id,
             revises: head.as_ref().map(|h| h.uid.clone()),
             pending: plan.real.then_some(Pending::PlacingRealKey { managed_key }),
+            dedup_exempt,
             created_at: self.clock().now(),
         };
         let artifact = catalog.create_artifact(&new).await?;
@@ -561,6 +566,8 @@ impl Trove {
             created_by: self.user_record().id,
             revises: head.as_ref().map(|h| h.uid.clone()),
             pending: None,
+            // Registered in place: no de-duplication lookup (spec 2, section 5).
+            dedup_exempt: true,
             created_at: self.clock().now(),
         };
         let artifact = self.catalog().create_artifact(&new).await?;

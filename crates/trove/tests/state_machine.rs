@@ -49,11 +49,12 @@ const STEPS: std::ops::Range<usize> = 1..31;
 const RULES: Rules = Rules {
     // Fixed by the version high-water marks (migration m0003): suffixes are never reused.
     never_reuse_suffixes: true,
-    // A real-key save checks the key's path before de-duplication and restore-from-trash.
-    dedup_before_real_key_check: false,
-    // A duplicate on purpose (or empty content) under a key holding the same content fails
-    // with Conflict (a unique index on storage, key and hash).
-    duplicates_under_same_key: false,
+    // Fixed: a real-key save de-duplicates (and restores from the trash) before it checks the
+    // key's path.
+    dedup_before_real_key_check: true,
+    // Fixed (migration m0004): a duplicate on purpose, or empty content, under a key holding
+    // the same content is the family's next version.
+    duplicates_under_same_key: true,
 };
 
 // ---------------------------------------------------------------------------------------------

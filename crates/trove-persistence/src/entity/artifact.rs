@@ -67,6 +67,9 @@ pub struct Model {
     pub pending_op: Option<String>,
     /// The pending operation, JSON text.
     pub pending: Option<String>,
+    /// Saved without de-duplication (on purpose, empty content, in place): exempt from the
+    /// `(storage, key, hash)` uniqueness.
+    pub dedup_exempt: bool,
 }
 
 /// Relations used for joins.

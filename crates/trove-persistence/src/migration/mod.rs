@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 
 mod m0001_init;
 mod m0003_collections_labels;
+mod m0004_dedup_exempt;
 
 /// The migrator: every migration, in order.
 pub(crate) struct Migrator;
@@ -11,6 +12,8 @@ pub(crate) struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_init::Migration), Box::new(m0003_collections_labels::Migration)]
+        vec![Box::new(m0001_init::Migration), Box::new(m0003_collections_labels::Migration),
+            Box::new(m0004_dedup_exempt::Migration),
+        ]
     }
 }
