@@ -33,8 +33,9 @@ pub use collections::{
 };
 
 use trove_domain::{
-    Artifact, ArtifactQuery, ArtifactUpdate, BranchId, BranchSelection, ContentHash, ContentUpdate, ErrorKind, HashType,
-    InstanceInit, Key, NewArtifact, NewStorage, Operation, Order, Pending, Placement, Stem, StorageId, Uid, UserId,
+    Artifact, ArtifactQuery, ArtifactUpdate, BranchId, BranchSelection, ContentHash, ContentUpdate, ErrorKind,
+    HashType, InstanceInit, Key, NewArtifact, NewStorage, Operation, Order, Pending, Placement, Stem, StorageId, Uid,
+    UserId,
 };
 
 /// A fresh, empty catalog for one check, plus whatever must live as long as it (a temporary

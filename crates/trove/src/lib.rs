@@ -23,11 +23,11 @@
 //! [`TroveBuilder`] or resolved from a path or URL by [`Trove::open`].
 #![deny(missing_docs)]
 
+mod cache;
+mod collection;
 #[cfg(feature = "dataframe")]
 mod dataframe;
 mod folders;
-mod cache;
-mod collection;
 mod label;
 mod lifecycle;
 mod local;
@@ -48,21 +48,21 @@ use serde::{Deserialize, Serialize};
 use trove_domain::ports::{Catalog, Clock, ObjectStore, SystemClock};
 use trove_domain::{Instance, StorageId, StorageLocation, User};
 
-pub use outcome::{DeletePlan, FsckFinding, GcReport, KeptPath, Moved, PurgeReport, Purged, SaveOutcome};
-#[cfg(feature = "dataframe")]
-pub use dataframe::{DATAFRAME_OTYPE, Loaded, PARQUET_SUFFIX, ParquetReader};
-pub use replace::{Renamed, ReplaceOutcome};
 pub use cache::{CACHE_DIR_ENV, CACHE_MAX_BYTES_ENV, cache_path, default_cache_dir};
 pub use collection::{CollectionOptions, CollectionOutcome, MovedCollection};
+#[cfg(feature = "dataframe")]
+pub use dataframe::{DATAFRAME_OTYPE, Loaded, PARQUET_SUFFIX, ParquetReader};
 pub use label::MovedLabel;
+pub use outcome::{DeletePlan, FsckFinding, GcReport, KeptPath, Moved, PurgeReport, Purged, SaveOutcome};
 pub use plugin::{Format, LifecycleObserver, StorageScheme};
+pub use replace::{Renamed, ReplaceOutcome};
 pub use save::{SaveOptions, Source};
-pub use trove_domain::{Collection, CollectionQuery, Label, Labeled};
 pub use trove_domain::lifecycle::{KeepReason, NoOpReason, Transition};
 pub use trove_domain::{
     Artifact, ArtifactQuery, BranchId, BranchSelection, ContentHash, Error, ErrorKind, HashType, Key, Locator, Order,
     Placement, RecordState, Result, Stem, StoragePolicy, Uid,
 };
+pub use trove_domain::{Collection, CollectionQuery, Label, Labeled};
 pub use wiring::{connect_catalog, open_store};
 
 /// Re-exported ports and domain modules, for backend and plugin authors.

@@ -34,10 +34,15 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .alter_table(
-                Table::alter().table(Artifact::Table).add_column(boolean(Artifact::DedupExempt).default(false)).to_owned(),
+                Table::alter()
+                    .table(Artifact::Table)
+                    .add_column(boolean(Artifact::DedupExempt).default(false))
+                    .to_owned(),
             )
             .await?;
-        manager.drop_index(Index::drop().name("ux_artifact_storage_key_hash").table(Artifact::Table).to_owned()).await?;
+        manager
+            .drop_index(Index::drop().name("ux_artifact_storage_key_hash").table(Artifact::Table).to_owned())
+            .await?;
         // Partial unique index (SQLite and PostgreSQL both support `WHERE` on indexes).
         manager
             .create_index(

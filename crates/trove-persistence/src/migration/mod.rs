@@ -12,7 +12,9 @@ pub(crate) struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_init::Migration), Box::new(m0003_collections_labels::Migration),
+        vec![
+            Box::new(m0001_init::Migration),
+            Box::new(m0003_collections_labels::Migration),
             Box::new(m0004_dedup_exempt::Migration),
         ]
     }
