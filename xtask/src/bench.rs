@@ -33,7 +33,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let selected: Vec<&(&str, &str, f64)> =
         WORKLOADS.iter().filter(|(w, _, _)| args.is_empty() || args.iter().any(|a| a == w)).collect();
     let mut results = Vec::new();
-    println!("{:<6} {:>10} {:>10} {:>9}  {}", "id", "seconds", "goal", "rss MiB", "workload");
+    println!("{:<6} {:>10} {:>10} {:>9}  workload", "id", "seconds", "goal", "rss MiB");
     for (w, what, goal) in selected {
         let out = Command::new(&bin).arg(w).current_dir(&root).output().map_err(|e| format!("{w}: {e}"))?;
         if !out.status.success() {
