@@ -5,7 +5,7 @@
 //! broken guarantee. [`catalog_conformance!`](crate::catalog_conformance) turns them into one
 //! `#[tokio::test]` each, so every failing check is reported on its own:
 //!
-//! ```ignore
+//! ```text
 //! async fn sqlite() -> Option<trove_testkit::catalog_suite::Fixture> {
 //!     Some(Fixture::new(Arc::new(MyCatalog::connect("sqlite::memory:").await.unwrap())))
 //! }

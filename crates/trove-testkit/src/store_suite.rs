@@ -8,7 +8,7 @@
 //! Two ways to run it:
 //! * [`object_store_suite!`](crate::object_store_suite) generates one `#[tokio::test]` per
 //!   check, so each failure is visible by name:
-//!   ```ignore
+//!   ```text
 //!   async fn fs_store() -> (Arc<dyn ObjectStore>, tempfile::TempDir) { ... }
 //!   trove_testkit::object_store_suite!(fs_store);
 //!   // or, for a backend that may be absent (the setup returns `Option<_>`):
