@@ -2,77 +2,10 @@
 //! S3 (garage), PostgreSQL + GCS (emulator). Storage is read back through the object-store port,
 //! so the checks hold wherever the bytes live. Also: concurrent writers on PostgreSQL.
 
-use std::sync::Arc;
+mod common;
 
-use trove::domain::ports::ObjectStore;
-use trove::{
-    ArtifactQuery, BranchId, BranchSelection, ErrorKind, InitOptions, KeepReason, SaveOptions, StoragePolicy, Trove,
-};
-use trove_storage::{GcsConfig, OpendalStore, S3Config};
-use trove_testkit::backends::{PgDatabase, backends};
-
-/// An instance on one backend pair, with a handle on its store to check bytes independently.
-struct Instance {
-    name: &'static str,
-    trove: Trove,
-    store: Arc<dyn ObjectStore>,
-    _keep: Vec<Box<dyn std::any::Any + Send>>,
-}
-
-async fn on_pg(
-    name: &'static str,
-    db: PgDatabase,
-    store: Arc<dyn ObjectStore>,
-    keep: Vec<Box<dyn std::any::Any + Send>>,
-) -> Instance {
-    let catalog = trove::connect_catalog(&db.url).await.unwrap();
-    let trove = Trove::builder()
-        .catalog(catalog)
-        .store(store.clone())
-        .user("tester")
-        .init(InitOptions { db: Some(db.url.clone()), ..InitOptions::local(store.root()) })
-        .await
-        .unwrap();
-    let mut keep = keep;
-    keep.push(Box::new(db));
-    Instance { name, trove, store, _keep: keep }
-}
-
-/// One instance per backend pair the provider gives; under `embedded`, SQLite + fs only (and
-/// the skipped pairs are printed, never silently dropped).
-async fn instances() -> Vec<Instance> {
-    let b = backends().await;
-    let mut out = Vec::new();
-    let dir = b.local_dir();
-    let root = dir.path().join("data");
-    let trove = Trove::builder().user("tester").init(InitOptions::local(&root)).await.unwrap();
-    let store: Arc<dyn ObjectStore> = trove::open_store(root.to_str().unwrap()).await.unwrap();
-    out.push(Instance { name: "sqlite+fs", trove, store, _keep: vec![Box::new(dir)] });
-    match (b.postgres_db().await, b.s3_bucket().await) {
-        (Some(db), Some(bucket)) => {
-            let mut cfg = S3Config::new(&bucket.bucket, "");
-            cfg.endpoint = Some(bucket.endpoint.clone());
-            cfg.region = bucket.region.clone();
-            cfg.access_key_id = Some(bucket.access_key_id.clone());
-            cfg.secret_access_key = Some(bucket.secret_access_key.clone());
-            let store: Arc<dyn ObjectStore> = Arc::new(OpendalStore::s3(cfg).unwrap());
-            out.push(on_pg("postgresql+s3", db, store, vec![Box::new(bucket)]).await);
-        }
-        _ => eprintln!("skipped postgresql+s3: provider {} gives no PostgreSQL/S3", b.provider().as_str()),
-    }
-    match (b.postgres_db().await, b.gcs_bucket().await) {
-        (Some(db), Some(bucket)) => {
-            let mut cfg = GcsConfig::new(&bucket.bucket, "");
-            cfg.endpoint = Some(bucket.endpoint.clone());
-            cfg.token = Some("fake-token".into());
-            cfg.emulator = true;
-            let store: Arc<dyn ObjectStore> = Arc::new(OpendalStore::gcs(cfg).unwrap());
-            out.push(on_pg("postgresql+gcs", db, store, vec![Box::new(bucket)]).await);
-        }
-        _ => eprintln!("skipped postgresql+gcs: provider {} gives no PostgreSQL/GCS", b.provider().as_str()),
-    }
-    out
-}
+use common::{Pairs, instances};
+use trove::{ArtifactQuery, BranchId, BranchSelection, ErrorKind, KeepReason, SaveOptions, StoragePolicy, Trove};
 
 fn input(dir: &tempfile::TempDir, name: &str, content: &str) -> std::path::PathBuf {
     let p = dir.path().join(name);
@@ -86,7 +19,7 @@ async fn main_count(t: &Trove) -> u64 {
 
 #[tokio::test]
 async fn lifecycle_on_every_backend() {
-    for inst in instances().await {
+    for inst in instances(Pairs::S3AndGcs).await {
         let (t, store, name) = (&inst.trove, &inst.store, inst.name);
         let dir = tempfile::tempdir().unwrap();
         let csv = input(&dir, "iris.csv", "a,b\n1,2\n");
@@ -157,7 +90,7 @@ async fn lifecycle_on_every_backend() {
 
 #[tokio::test]
 async fn folders_on_every_backend() {
-    for inst in instances().await {
+    for inst in instances(Pairs::S3AndGcs).await {
         let (t, store, name) = (&inst.trove, &inst.store, inst.name);
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("ds/sub")).unwrap();
@@ -176,7 +109,7 @@ async fn folders_on_every_backend() {
 /// exactly one head; then concurrent trash/restore of the same records converges.
 #[tokio::test]
 async fn concurrent_writers_on_postgres() {
-    let all = instances().await;
+    let all = instances(Pairs::S3AndGcs).await;
     let Some(inst) = all.iter().find(|i| i.name == "postgresql+s3") else {
         eprintln!("skipped: no PostgreSQL+S3 from this provider");
         return;

@@ -3,54 +3,13 @@
 //! are protected from permanent deletion, labels filter listings and are protected while
 //! attached.
 
-use std::sync::Arc;
-
-use trove::domain::ports::ObjectStore;
 use trove::{
-    ArtifactQuery, BranchId, BranchSelection, CollectionOptions, CollectionQuery, ErrorKind, InitOptions, Labeled,
-    SaveOptions, StoragePolicy, Transition, Trove,
+    ArtifactQuery, BranchId, BranchSelection, CollectionOptions, CollectionQuery, ErrorKind, Labeled, SaveOptions,
+    StoragePolicy, Transition, Trove,
 };
-use trove_storage::{OpendalStore, S3Config};
-use trove_testkit::backends::backends;
+mod common;
 
-struct Instance {
-    name: &'static str,
-    trove: Trove,
-    store: Arc<dyn ObjectStore>,
-    _keep: Vec<Box<dyn std::any::Any + Send>>,
-}
-
-/// SQLite + fs always; PostgreSQL + S3 when the provider gives them (skips are printed).
-async fn instances() -> Vec<Instance> {
-    let b = backends().await;
-    let mut out = Vec::new();
-    let dir = b.local_dir();
-    let root = dir.path().join("data");
-    let trove = Trove::builder().user("tester").init(InitOptions::local(&root)).await.unwrap();
-    let store: Arc<dyn ObjectStore> = trove::open_store(root.to_str().unwrap()).await.unwrap();
-    out.push(Instance { name: "sqlite+fs", trove, store, _keep: vec![Box::new(dir)] });
-    match (b.postgres_db().await, b.s3_bucket().await) {
-        (Some(db), Some(bucket)) => {
-            let mut cfg = S3Config::new(&bucket.bucket, "");
-            cfg.endpoint = Some(bucket.endpoint.clone());
-            cfg.region = bucket.region.clone();
-            cfg.access_key_id = Some(bucket.access_key_id.clone());
-            cfg.secret_access_key = Some(bucket.secret_access_key.clone());
-            let store: Arc<dyn ObjectStore> = Arc::new(OpendalStore::s3(cfg).unwrap());
-            let catalog = trove::connect_catalog(&db.url).await.unwrap();
-            let trove = Trove::builder()
-                .catalog(catalog)
-                .store(store.clone())
-                .user("tester")
-                .init(InitOptions { db: Some(db.url.clone()), ..InitOptions::local(store.root()) })
-                .await
-                .unwrap();
-            out.push(Instance { name: "postgresql+s3", trove, store, _keep: vec![Box::new(bucket), Box::new(db)] });
-        }
-        _ => eprintln!("skipped postgresql+s3: provider {} gives no PostgreSQL/S3", b.provider().as_str()),
-    }
-    out
-}
+use common::{Pairs, instances};
 
 async fn save(t: &Trove, key: &str, content: &str) -> trove::Artifact {
     t.save(bytes::Bytes::from(content.to_owned()), SaveOptions::key(key)).await.unwrap().into_artifact()
@@ -58,7 +17,7 @@ async fn save(t: &Trove, key: &str, content: &str) -> trove::Artifact {
 
 #[tokio::test]
 async fn collections_on_every_backend() {
-    for inst in instances().await {
+    for inst in instances(Pairs::S3).await {
         let (t, store, name) = (&inst.trove, &inst.store, inst.name);
         let a = save(t, "runs/a.csv", "a,1\n").await;
         let b = save(t, "runs/b.csv", "b,2\n").await;
@@ -119,7 +78,7 @@ async fn collections_on_every_backend() {
 
 #[tokio::test]
 async fn labels_on_every_backend() {
-    for inst in instances().await {
+    for inst in instances(Pairs::S3).await {
         let (t, name) = (&inst.trove, inst.name);
         let a = save(t, "l/a.csv", "a\n").await;
         let b = save(t, "l/b.csv", "b\n").await;

@@ -4,58 +4,12 @@
 //! object-store port, so the same assertions hold wherever the bytes live.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use trove::domain::ports::ObjectStore;
-use trove::{InitOptions, KeepReason, ReplaceOutcome, SaveOptions, Source, StoragePolicy, Trove};
-use trove_storage::{OpendalStore, S3Config};
-use trove_testkit::backends::backends;
+use trove::{KeepReason, ReplaceOutcome, SaveOptions, Source, StoragePolicy};
+mod common;
 
-struct Instance {
-    name: &'static str,
-    trove: Trove,
-    store: Arc<dyn ObjectStore>,
-    _keep: Vec<Box<dyn std::any::Any + Send>>,
-}
-
-/// SQLite + fs always; PostgreSQL + S3 when the harness provides them (skips are printed).
-async fn instances() -> Vec<Instance> {
-    let b = backends().await;
-    let mut out = Vec::new();
-    let dir = b.local_dir();
-    let root = dir.path().join("data");
-    let trove = Trove::builder().user("tester").init(InitOptions::local(&root)).await.unwrap();
-    let store: Arc<dyn ObjectStore> = trove::open_store(root.to_str().unwrap()).await.unwrap();
-    out.push(Instance { name: "sqlite+fs", trove, store, _keep: vec![Box::new(dir)] });
-    match (b.postgres_db().await, b.s3_bucket().await) {
-        (Some(db), Some(bucket)) => {
-            let mut cfg = S3Config::new(&bucket.bucket, "");
-            cfg.endpoint = Some(bucket.endpoint.clone());
-            cfg.region = bucket.region.clone();
-            cfg.access_key_id = Some(bucket.access_key_id.clone());
-            cfg.secret_access_key = Some(bucket.secret_access_key.clone());
-            let store: Arc<dyn ObjectStore> = Arc::new(OpendalStore::s3(cfg).unwrap());
-            let catalog = trove::connect_catalog(&db.url).await.unwrap();
-            let cache = tempfile::tempdir().unwrap();
-            let trove = Trove::builder()
-                .catalog(catalog)
-                .store(store.clone())
-                .user("tester")
-                .cache_dir(cache.path())
-                .init(InitOptions { db: Some(db.url.clone()), ..InitOptions::local(store.root()) })
-                .await
-                .unwrap();
-            out.push(Instance {
-                name: "postgresql+s3",
-                trove,
-                store,
-                _keep: vec![Box::new(bucket), Box::new(db), Box::new(cache)],
-            });
-        }
-        _ => eprintln!("skipped postgresql+s3: provider {} gives no PostgreSQL/S3", b.provider().as_str()),
-    }
-    out
-}
+use common::{Pairs, instances};
 
 /// How an artifact is created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,7 +138,7 @@ fn read_local(p: &Path, folder: bool) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn add_replace_cache_delete_on_every_backend() {
-    for inst in instances().await {
+    for inst in instances(Pairs::S3).await {
         let (t, store, backend) = (&inst.trove, inst.store.as_ref(), inst.name);
         let local_root: Option<PathBuf> = store.local_path("");
         for case in CASES {
