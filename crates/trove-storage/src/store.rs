@@ -13,7 +13,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
-use opendal::layers::{RetryLayer, TimeoutLayer};
+use opendal::layers::{RetryLayer, TimeoutLayer, TracingLayer};
 use opendal::{Operator, services};
 use trove_domain::hash::PART_SIZE;
 use trove_domain::ports::{Capabilities, ObjectMeta, ObjectReader, ObjectStore, ObjectWriter, PutResult};
@@ -53,7 +53,12 @@ struct WritePlan {
 ///   multipart ETag equals Trove's `md5-<parts>` hash; objects up to one part are a single
 ///   `PUT` whose ETag is the content's MD5.
 /// * Cloud operators carry OpenDAL's timeout and retry (exponential backoff with jitter)
-///   layers; nothing ambient is read (no config files, no instance metadata).
+///   layers; nothing ambient is read (no instance metadata; the AWS profile files only as
+///   [`S3Config::from_env`] documents).
+/// * Every operator, whatever the backend, carries OpenDAL's tracing layer (outermost, so one
+///   span covers an operation with its retries; HTTP requests get `http::fetch` child spans).
+///   Local-disk writes go through Trove's own temporary-file writer, not the operator, and are
+///   not traced by it.
 pub struct OpendalStore {
     op: Operator,
     backend: Backend,
@@ -94,11 +99,11 @@ impl OpendalStore {
             .to_string();
         let op = Operator::new(services::Fs::default().root(&root_str))
             .map_err(|e| map_opendal(e, "open", "", &root_str))?;
-        Ok(OpendalStore {
+        Ok(Self::assemble(
             op,
-            backend: Backend::Fs { root },
-            root: root_str,
-            caps: Capabilities {
+            Backend::Fs { root },
+            root_str,
+            Capabilities {
                 native_rename: true,
                 multipart: false,
                 etag_is_md5: false,
@@ -106,8 +111,8 @@ impl OpendalStore {
                 batch_delete: false,
                 copy: true,
             },
-            write: WritePlan { chunk: None, concurrency: 1, content_type: None },
-        })
+            WritePlan { chunk: None, concurrency: 1, content_type: None },
+        ))
     }
 
     /// A fresh, private in-memory store (for tests).
@@ -128,13 +133,18 @@ impl OpendalStore {
     }
 
     fn memory_from(name: String, op: Operator) -> Self {
-        OpendalStore {
+        Self::assemble(
             op,
-            root: format!("memory://{name}"),
-            backend: Backend::Memory,
-            caps: Capabilities::default(),
-            write: WritePlan { chunk: None, concurrency: 1, content_type: None },
-        }
+            Backend::Memory,
+            format!("memory://{name}"),
+            Capabilities::default(),
+            WritePlan { chunk: None, concurrency: 1, content_type: None },
+        )
+    }
+
+    /// The one place every store is built: each backend's operator gets the tracing layer here.
+    fn assemble(op: Operator, backend: Backend, root: String, caps: Capabilities, write: WritePlan) -> Self {
+        OpendalStore { op: op.layer(TracingLayer::new()), backend, root, caps, write }
     }
 
     /// An S3 (or S3-compatible) bucket and prefix, configured only from `cfg`.
@@ -162,11 +172,11 @@ impl OpendalStore {
             builder = builder.enable_virtual_host_style();
         }
         let op = Operator::new(builder).map_err(|e| map_opendal(e, "open", "", &root))?;
-        Ok(OpendalStore {
-            op: with_cloud_layers(op, cfg.request_timeout, cfg.io_timeout),
-            backend: Backend::S3,
+        Ok(Self::assemble(
+            with_cloud_layers(op, cfg.request_timeout, cfg.io_timeout),
+            Backend::S3,
             root,
-            caps: Capabilities {
+            Capabilities {
                 native_rename: false,
                 multipart: true,
                 etag_is_md5: true,
@@ -174,12 +184,8 @@ impl OpendalStore {
                 batch_delete: true,
                 copy: true,
             },
-            write: WritePlan {
-                chunk: Some(PART_SIZE as usize),
-                concurrency: cfg.write_concurrency,
-                content_type: None,
-            },
-        })
+            WritePlan { chunk: Some(PART_SIZE as usize), concurrency: cfg.write_concurrency, content_type: None },
+        ))
     }
 
     /// A GCS bucket and prefix (or an emulator's), configured only from `cfg`.
@@ -214,11 +220,11 @@ impl OpendalStore {
                 content_type: Some("application/octet-stream"),
             }
         };
-        Ok(OpendalStore {
-            op: with_cloud_layers(op, cfg.request_timeout, cfg.io_timeout),
-            backend: Backend::Gcs,
+        Ok(Self::assemble(
+            with_cloud_layers(op, cfg.request_timeout, cfg.io_timeout),
+            Backend::Gcs,
             root,
-            caps: Capabilities {
+            Capabilities {
                 native_rename: false,
                 multipart: !cfg.emulator,
                 etag_is_md5: false,
@@ -227,7 +233,7 @@ impl OpendalStore {
                 copy: true,
             },
             write,
-        })
+        ))
     }
 
     fn fs_root(&self) -> Option<&Path> {
