@@ -908,6 +908,9 @@ impl trove_domain::ports::Catalog for SeaCatalog {
             am.hash_type = Set(c.hash_type.to_string());
             am.n_files = Set(c.n_files.map(|n| to_i64("file count", n)).transpose()?);
             am.n_observations = Set(c.n_observations.map(|n| to_i64("row count", n)).transpose()?);
+            // Replaced content skips de-duplication (spec 2 §6: it is in place), so the row leaves
+            // the `(storage, key, hash)` uniqueness like a deliberate duplicate (m0004).
+            am.dedup_exempt = Set(true);
         }
         if let Some(d) = &update.description {
             am.description = Set(d.clone());

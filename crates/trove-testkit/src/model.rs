@@ -1,5 +1,6 @@
-//! A plain reference model of the record lifecycle (spec 1) and of saving (spec 2, sections
-//! 2-5), for state-machine tests of the façade against real backends.
+//! A plain reference model of the record lifecycle (spec 1), of saving and replacing (spec 2,
+//! sections 2-6) and of collection membership (spec 1, section 6), for state-machine tests of
+//! the façade against real backends.
 //!
 //! The model knows nothing of uids, databases or object stores. Records are *slots* (indexes in
 //! creation order, kept after a record is deleted permanently, so that tests can aim operations
@@ -17,10 +18,12 @@
 //! # Extending
 //! * a new operation: a variant of [`Op`], a branch of [`Model::apply`], and, if it answers
 //!   something new, a variant of [`Expect`];
-//! * collections: [`ModelRecord::collections`] is already there (always empty today); permanent
-//!   deletion of a member must then fail with `Protected` (spec 1, section 6);
-//! * replace: a new [`Op`] changing [`ModelRecord::content`] and, on a suffix change, the family's
-//!   suffix and the record's [`Location`].
+//! * collections are [`ModelCollection`]s in [`Model::collections`] (slots, like records);
+//!   [`ModelRecord::collections`] lists the collections (any branch) holding a record, and
+//!   permanent deletion of such a record fails with `Protected` (spec 1, section 6);
+//! * replace ([`Op::Replace`]) changes [`ModelRecord::content`] and, on a suffix change, the
+//!   record's suffix, key and [`Location`] (suffixes are per record: a family's versions may
+//!   differ after a replace).
 //!
 //! # Deviations
 //! Where Trove knowingly differs from the spec, [`Rules`] says how, one flag per difference, so
@@ -85,6 +88,8 @@ pub enum Location {
         family: usize,
         /// The version index.
         version: u32,
+        /// The suffix (`""` for none).
+        suffix: String,
     },
     /// The user-visible path of a real key.
     Real(String),
@@ -99,6 +104,8 @@ pub struct ModelRecord {
     pub version: u32,
     /// Its key, if any.
     pub key: Option<String>,
+    /// Its suffix (from the key when saved; a replace may change it).
+    pub suffix: String,
     /// How its key was asked for.
     pub key_kind: KeyKind,
     /// Where its bytes are now (a real key's older versions move to the managed area).
@@ -109,8 +116,33 @@ pub struct ModelRecord {
     pub branch: Option<BranchId>,
     /// For a trashed record, the branch it came from.
     pub trashed_from: Option<BranchId>,
-    /// Collections it belongs to (collections are not implemented yet: always empty).
+    /// Collections (slots into [`Model::collections`]) that hold it, on any branch; a
+    /// collection deleted permanently is removed from the list.
     pub collections: Vec<usize>,
+}
+
+/// One collection of the model (spec 1, section 6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelCollection {
+    /// Its collection family (index into [`Model::collection_families`]).
+    pub family: usize,
+    /// Its version index.
+    pub version: u32,
+    /// Its key, if any.
+    pub key: Option<String>,
+    /// Its members (record slots), in order.
+    pub members: Vec<usize>,
+    /// Its branch; `None` once deleted permanently.
+    pub branch: Option<BranchId>,
+    /// For a trashed collection, the branch it came from.
+    pub trashed_from: Option<BranchId>,
+}
+
+impl ModelCollection {
+    /// Whether it still exists (on any branch).
+    pub fn exists(&self) -> bool {
+        self.branch.is_some()
+    }
 }
 
 impl ModelRecord {
@@ -125,7 +157,8 @@ impl ModelRecord {
 pub struct Family {
     /// The key its versions share, if any.
     pub key: Option<String>,
-    /// The suffix of its versions (from the key; `""` without one).
+    /// The suffix of its first version (from the key; `""` without one). Later versions take
+    /// theirs from their key, and a replace may change a record's: see [`ModelRecord::suffix`].
     pub suffix: String,
     /// The highest version index ever given out in it.
     pub max_version_ever: u32,
@@ -185,6 +218,90 @@ pub enum Op {
         cutoff: TrashCutoff,
         /// Only list them.
         dry_run: bool,
+    },
+    /// `replace(uid, source)` with a local file of this content and suffix (spec 2, section 6).
+    Replace {
+        /// The record replaced.
+        slot: usize,
+        /// The new content.
+        content: Vec<u8>,
+        /// The source file's suffix (`""` for none).
+        suffix: String,
+    },
+    /// `create_collection(members, key or description)`.
+    CreateCollection {
+        /// Member record slots, in order (a slot twice is refused).
+        members: Vec<usize>,
+        /// The collection key; `None` gives a description only (always a new collection).
+        key: Option<String>,
+    },
+    /// `trash_collections(uids)`.
+    TrashCollections(Vec<usize>),
+    /// `restore_collections(uids)`.
+    RestoreCollections(Vec<usize>),
+    /// `delete_collections_permanently(uids)`.
+    DeleteCollectionsPermanently(Vec<usize>),
+}
+
+impl Op {
+    /// The record slots the operation names.
+    pub fn record_slots(&self) -> Vec<usize> {
+        match self {
+            Op::Save(_) | Op::EmptyTrash { .. } => Vec::new(),
+            Op::Delete(s) | Op::Replace { slot: s, .. } => vec![*s],
+            Op::Trash(v) | Op::Restore(v) | Op::Archive(v) | Op::DeletePermanently(v, _) => v.clone(),
+            Op::CreateCollection { members, .. } => members.clone(),
+            Op::TrashCollections(_) | Op::RestoreCollections(_) | Op::DeleteCollectionsPermanently(_) => Vec::new(),
+        }
+    }
+
+    /// The collection slots the operation names.
+    pub fn collection_slots(&self) -> Vec<usize> {
+        match self {
+            Op::TrashCollections(v) | Op::RestoreCollections(v) | Op::DeleteCollectionsPermanently(v) => v.clone(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// What a replace must answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplaceExpect {
+    /// The content (and maybe suffix, key and location) of `slot` changed.
+    Replaced {
+        /// The record.
+        slot: usize,
+        /// The key's rename (from, to) on a suffix change of a record with a key.
+        renamed: Option<(String, String)>,
+        /// On a suffix change: where the bytes were (removed) and where they are now.
+        moved: Option<(Location, Location)>,
+    },
+    /// The content was identical: nothing changed.
+    Unchanged {
+        /// The record.
+        slot: usize,
+    },
+}
+
+/// What `create_collection` must answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CollectionExpect {
+    /// A new collection family; the new collection is `slot`.
+    Created {
+        /// The new collection.
+        slot: usize,
+    },
+    /// The next version `slot` of the family whose head was `previous`.
+    NewVersion {
+        /// The new collection.
+        slot: usize,
+        /// The head it follows.
+        previous: usize,
+    },
+    /// The key's head already holds these members in this order: nothing changes.
+    Existing {
+        /// The head.
+        slot: usize,
     },
 }
 
@@ -249,8 +366,24 @@ pub enum Expect {
         /// What was deleted (empty on a dry run).
         purged: Vec<PurgeExpect>,
     },
+    /// A replace's outcome.
+    Replaced(ReplaceExpect),
+    /// A collection create's outcome.
+    Collection(CollectionExpect),
+    /// Each collection of a branch operation (request order, duplicates removed) and what
+    /// happened to it.
+    CollectionsMoved(Vec<(usize, Transition)>),
+    /// The collections deleted permanently (request order, duplicates removed).
+    CollectionsPurged(Vec<usize>),
     /// A typed error; nothing changed.
     Failed(ErrorKind),
+}
+
+/// A collection version family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectionFamily {
+    /// The highest version index ever given out in it.
+    pub max_version_ever: u32,
 }
 
 /// The whole modelled system: records, families, and the bytes in storage.
@@ -265,6 +398,10 @@ pub struct Model {
     /// Every object in the storage root (outside Trove's own catalog and marker files), with
     /// its content: records' bytes and bytes kept after permanent deletion.
     pub objects: BTreeMap<Location, Vec<u8>>,
+    /// Every collection ever created, by slot.
+    pub collections: Vec<ModelCollection>,
+    /// Every collection family ever created.
+    pub collection_families: Vec<CollectionFamily>,
 }
 
 fn distinct(slots: &[usize]) -> Vec<usize> {
@@ -279,6 +416,12 @@ pub fn key_suffix(key: &str) -> String {
         Some(i) if i > 0 => name[i..].to_lowercase(),
         _ => String::new(),
     }
+}
+
+/// A key with its suffix `old` changed to `new` (`a.txt` -> `a.csv`), as a replace renames it.
+pub fn key_with_suffix(key: &str, old: &str, new: &str) -> String {
+    let base = if !old.is_empty() && key.to_lowercase().ends_with(old) { &key[..key.len() - old.len()] } else { key };
+    format!("{base}{new}")
 }
 
 impl Model {
@@ -387,11 +530,190 @@ impl Model {
                 let purged = if *dry_run || doomed.is_empty() {
                     Vec::new()
                 } else {
-                    self.delete_permanently(&doomed, StoragePolicy::Auto).expect("trashed records exist")
+                    // One protected record (a collection member) refuses the whole batch.
+                    match self.delete_permanently(&doomed, StoragePolicy::Auto) {
+                        Ok(p) => p,
+                        Err(k) => return Expect::Failed(k),
+                    }
                 };
                 Expect::EmptiedTrash { doomed, purged }
             }
+            Op::Replace { slot, content, suffix } => match self.replace(*slot, content, suffix) {
+                Ok(e) => Expect::Replaced(e),
+                Err(k) => Expect::Failed(k),
+            },
+            Op::CreateCollection { members, key } => match self.create_collection(members, key.as_deref()) {
+                Ok(e) => Expect::Collection(e),
+                Err(k) => Expect::Failed(k),
+            },
+            Op::TrashCollections(slots) => self.collection_op(slots, BranchOp::Trash),
+            Op::RestoreCollections(slots) => self.collection_op(slots, BranchOp::Restore),
+            Op::DeleteCollectionsPermanently(slots) => {
+                let slots = distinct(slots);
+                if slots.iter().any(|c| !self.collections.get(*c).is_some_and(ModelCollection::exists)) {
+                    return Expect::Failed(ErrorKind::NotFound);
+                }
+                for c in &slots {
+                    let col = &mut self.collections[*c];
+                    col.branch = None;
+                    col.trashed_from = None;
+                    for m in col.members.clone() {
+                        self.records[m].collections.retain(|x| x != c);
+                    }
+                }
+                Expect::CollectionsPurged(slots)
+            }
         }
+    }
+
+    /// Slots of collections that still exist.
+    pub fn existing_collections(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.collections.len()).filter(|c| self.collections[*c].exists())
+    }
+
+    /// Whether the collection is the head of its family on its branch.
+    pub fn is_latest_collection(&self, slot: usize) -> bool {
+        let c = &self.collections[slot];
+        c.exists()
+            && self
+                .existing_collections()
+                .map(|o| &self.collections[o])
+                .filter(|o| o.family == c.family && o.branch == c.branch)
+                .all(|o| o.version <= c.version)
+    }
+
+    /// The collection a create under `key` follows: the newest head holding the key off the
+    /// trash, main first.
+    pub fn collection_head_by_key(&self, key: &str) -> Option<usize> {
+        let rank = |b: Option<BranchId>| match b {
+            Some(BranchId::MAIN) => 0,
+            Some(BranchId::ARCHIVE) => 2,
+            _ => 1,
+        };
+        self.existing_collections()
+            .filter(|c| {
+                let col = &self.collections[*c];
+                col.key.as_deref() == Some(key) && col.branch != Some(BranchId::TRASH) && self.is_latest_collection(*c)
+            })
+            .min_by_key(|c| (rank(self.collections[*c].branch), std::cmp::Reverse(*c)))
+    }
+
+    /// Whether the record in `slot` belongs to any collection (any branch).
+    pub fn is_protected(&self, slot: usize) -> bool {
+        self.records.get(slot).is_some_and(|r| !r.collections.is_empty())
+    }
+
+    /// The location of the record in `slot` if it were at `suffix` and `key`.
+    fn location_after(&self, slot: usize, key: Option<&str>, suffix: &str) -> Location {
+        let r = &self.records[slot];
+        match (&r.location, key) {
+            (Location::Real(_), Some(k)) => Location::Real(k.to_owned()),
+            _ => Location::Managed { family: r.family, version: r.version, suffix: suffix.to_owned() },
+        }
+    }
+
+    /// Spec 2 §6, in the façade's order: not found; on a suffix change, a target path that
+    /// holds something (`PathOccupied`), then a renamed key that another family uses, on any
+    /// branch (`InvalidInput`); identical content (`Unchanged`, even with another suffix);
+    /// else the content, and on a suffix change the key and the bytes' place, change. Any
+    /// branch: a trashed or archived record is replaced where it is.
+    fn replace(&mut self, slot: usize, content: &[u8], suffix: &str) -> Result<ReplaceExpect, ErrorKind> {
+        let r = self.records.get(slot).filter(|r| r.exists()).ok_or(ErrorKind::NotFound)?;
+        let changed = r.suffix != suffix;
+        let new_key = match (&r.key, changed) {
+            (Some(k), true) => Some(key_with_suffix(k, &r.suffix, suffix)),
+            (k, _) => k.clone(),
+        };
+        let target = self.location_after(slot, new_key.as_deref(), suffix);
+        if target != r.location && self.objects.contains_key(&target) {
+            return Err(ErrorKind::PathOccupied);
+        }
+        if changed
+            && new_key.is_some()
+            && self.existing().any(|o| self.records[o].key == new_key && self.records[o].family != r.family)
+        {
+            return Err(ErrorKind::InvalidInput);
+        }
+        if r.content == content {
+            return Ok(ReplaceExpect::Unchanged { slot });
+        }
+        let old = r.location.clone();
+        let renamed = match (&r.key, &new_key) {
+            (Some(a), Some(b)) if a != b => Some((a.clone(), b.clone())),
+            _ => None,
+        };
+        self.objects.remove(&old);
+        self.objects.insert(target.clone(), content.to_vec());
+        let r = &mut self.records[slot];
+        r.content = content.to_vec();
+        r.suffix = suffix.to_owned();
+        r.key = new_key;
+        r.location = target.clone();
+        Ok(ReplaceExpect::Replaced { slot, renamed, moved: (old != target).then_some((old, target)) })
+    }
+
+    fn create_collection(&mut self, members: &[usize], key: Option<&str>) -> Result<CollectionExpect, ErrorKind> {
+        if members.iter().any(|m| !self.records.get(*m).is_some_and(ModelRecord::exists)) {
+            return Err(ErrorKind::NotFound);
+        }
+        if distinct(members).len() != members.len() {
+            return Err(ErrorKind::InvalidInput);
+        }
+        let head = key.and_then(|k| self.collection_head_by_key(k));
+        if let Some(h) = head
+            && self.collections[h].members == members
+        {
+            return Ok(CollectionExpect::Existing { slot: h });
+        }
+        let (family, version) = match head {
+            Some(h) => {
+                let family = self.collections[h].family;
+                (family, self.collection_families[family].max_version_ever + 1)
+            }
+            None => {
+                self.collection_families.push(CollectionFamily { max_version_ever: 0 });
+                (self.collection_families.len() - 1, 0)
+            }
+        };
+        let f = &mut self.collection_families[family];
+        f.max_version_ever = f.max_version_ever.max(version);
+        let slot = self.collections.len();
+        for m in members {
+            self.records[*m].collections.push(slot);
+        }
+        self.collections.push(ModelCollection {
+            family,
+            version,
+            key: key.map(str::to_owned),
+            members: members.to_vec(),
+            branch: Some(BranchId::MAIN),
+            trashed_from: None,
+        });
+        Ok(match head {
+            Some(previous) => CollectionExpect::NewVersion { slot, previous },
+            None => CollectionExpect::Created { slot },
+        })
+    }
+
+    /// The branch table of spec 1, section 2, for collections (the same rows as records).
+    fn collection_op(&mut self, slots: &[usize], op: BranchOp) -> Expect {
+        let slots = distinct(slots);
+        let mut out = Vec::with_capacity(slots.len());
+        for c in &slots {
+            let Some(col) = self.collections.get(*c) else { return Expect::Failed(ErrorKind::NotFound) };
+            match transition_of(col.branch, col.trashed_from, op) {
+                Ok(t) => out.push((*c, t)),
+                Err(k) => return Expect::Failed(k),
+            }
+        }
+        for (c, t) in &out {
+            if let Transition::Move { from, to } = t {
+                let col = &mut self.collections[*c];
+                col.branch = Some(*to);
+                col.trashed_from = (*to == BranchId::TRASH).then_some(*from);
+            }
+        }
+        Expect::CollectionsMoved(out)
     }
 
     /// Whether the model can predict the outcome of `op` (see [`SaveExpect::Undetermined`]).
@@ -422,9 +744,10 @@ impl Model {
         }
         // The bytes are written first to the managed key of the uid the save would take. That
         // only matters if an earlier record with the same uid left kept bytes there.
+        let suffix = req.key.as_deref().map(key_suffix).unwrap_or_default();
         let written = head.map(|h| {
             let family = self.records[h].family;
-            Location::Managed { family, version: self.next_version(family) }
+            Location::Managed { family, version: self.next_version(family), suffix: suffix.clone() }
         });
         if !req.allow_duplicate && !req.content.is_empty() {
             let existing: Vec<usize> = self
@@ -485,18 +808,14 @@ impl Model {
                 (family, self.next_version(family))
             }
             None => {
-                self.families.push(Family {
-                    key: req.key.clone(),
-                    suffix: req.key.as_deref().map(key_suffix).unwrap_or_default(),
-                    max_version_ever: 0,
-                });
+                self.families.push(Family { key: req.key.clone(), suffix: suffix.clone(), max_version_ever: 0 });
                 (self.families.len() - 1, 0)
             }
         };
         let f = &mut self.families[family];
         f.max_version_ever = f.max_version_ever.max(version);
         let slot = self.records.len();
-        let mut location = Location::Managed { family, version };
+        let mut location = Location::Managed { family, version, suffix: suffix.clone() };
         self.objects.insert(location.clone(), req.content.clone());
         if real {
             let path = Location::Real(req.key.clone().expect("real keys have a key"));
@@ -504,7 +823,7 @@ impl Model {
             let occupant = self.existing().find(|s| self.records[*s].location == path);
             if let Some(occupant) = occupant {
                 let o = &mut self.records[occupant];
-                o.location = Location::Managed { family: o.family, version: o.version };
+                o.location = Location::Managed { family: o.family, version: o.version, suffix: o.suffix.clone() };
                 self.objects.insert(o.location.clone(), o.content.clone());
             }
             self.objects.remove(&location);
@@ -515,6 +834,7 @@ impl Model {
             family,
             version,
             key: req.key.clone(),
+            suffix,
             key_kind: req.key_kind(),
             location,
             content: req.content.clone(),
@@ -531,20 +851,7 @@ impl Model {
     /// Spec 1, section 2, the table: what `op` does to the record in `slot`.
     fn transition(&self, slot: usize, op: BranchOp) -> Result<Transition, ErrorKind> {
         let r = self.records.get(slot).ok_or(ErrorKind::NotFound)?;
-        let Some(branch) = r.branch else { return Err(ErrorKind::NotFound) }; // row 11
-        let (trash, archive, main) = (BranchId::TRASH, BranchId::ARCHIVE, BranchId::MAIN);
-        Ok(match (op, branch) {
-            (BranchOp::Trash, b) if b == trash => return Err(ErrorKind::AlreadyInTrash), // row 3
-            (BranchOp::Trash, from) => Transition::Move { from, to: trash },             // row 2
-            (BranchOp::Restore, b) if b == trash => {
-                Transition::Move { from: trash, to: r.trashed_from.filter(|f| *f != trash).unwrap_or(main) } // row 6
-            }
-            (BranchOp::Restore, b) if b == archive => Transition::Move { from: archive, to: main }, // row 7
-            (BranchOp::Restore, _) => Transition::NoOp { reason: NoOpReason::AlreadyLive },         // row 9
-            (BranchOp::Archive, b) if b == trash => return Err(ErrorKind::InvalidTransition),
-            (BranchOp::Archive, b) if b == archive => Transition::NoOp { reason: NoOpReason::AlreadyArchived },
-            (BranchOp::Archive, from) => Transition::Move { from, to: archive }, // row 8
-        })
+        transition_of(r.branch, r.trashed_from, op)
     }
 
     fn branch_op(&mut self, slots: &[usize], op: BranchOp) -> Expect {
@@ -577,6 +884,10 @@ impl Model {
         if slots.iter().any(|s| !self.records.get(*s).is_some_and(ModelRecord::exists)) {
             return Err(ErrorKind::NotFound);
         }
+        // Spec 1 §6: a member of any collection, on any branch, is protected.
+        if slots.iter().any(|s| self.is_protected(*s)) {
+            return Err(ErrorKind::Protected);
+        }
         let mut out = Vec::with_capacity(slots.len());
         for s in slots {
             let r = &mut self.records[s];
@@ -593,6 +904,28 @@ impl Model {
         }
         Ok(out)
     }
+}
+
+/// Spec 1, section 2, the table: what `op` does to a record (or collection) on `branch`.
+fn transition_of(
+    branch: Option<BranchId>,
+    trashed_from: Option<BranchId>,
+    op: BranchOp,
+) -> Result<Transition, ErrorKind> {
+    let Some(branch) = branch else { return Err(ErrorKind::NotFound) }; // row 11
+    let (trash, archive, main) = (BranchId::TRASH, BranchId::ARCHIVE, BranchId::MAIN);
+    Ok(match (op, branch) {
+        (BranchOp::Trash, b) if b == trash => return Err(ErrorKind::AlreadyInTrash), // row 3
+        (BranchOp::Trash, from) => Transition::Move { from, to: trash },             // row 2
+        (BranchOp::Restore, b) if b == trash => {
+            Transition::Move { from: trash, to: trashed_from.filter(|f| *f != trash).unwrap_or(main) } // row 6
+        }
+        (BranchOp::Restore, b) if b == archive => Transition::Move { from: archive, to: main }, // row 7
+        (BranchOp::Restore, _) => Transition::NoOp { reason: NoOpReason::AlreadyLive },         // row 9
+        (BranchOp::Archive, b) if b == trash => return Err(ErrorKind::InvalidTransition),
+        (BranchOp::Archive, b) if b == archive => Transition::NoOp { reason: NoOpReason::AlreadyArchived },
+        (BranchOp::Archive, from) => Transition::Move { from, to: archive }, // row 8
+    })
 }
 
 /// The branch operations of the table.
@@ -643,12 +976,49 @@ mod tests {
     }
 
     #[test]
+    fn replace_and_collections() {
+        let mut m = Model::new(Rules::spec());
+        save(&mut m, "a", Some("k.txt"), true);
+        save(&mut m, "b", Some("j.txt"), false);
+        let replace = |slot, content: &str, suffix: &str| Op::Replace {
+            slot,
+            content: content.as_bytes().to_vec(),
+            suffix: suffix.to_owned(),
+        };
+        assert_eq!(m.apply(&replace(0, "a", ".txt")), Expect::Replaced(ReplaceExpect::Unchanged { slot: 0 }));
+        let Expect::Replaced(ReplaceExpect::Replaced { renamed, moved, .. }) = m.apply(&replace(0, "c", ".csv")) else {
+            panic!()
+        };
+        assert_eq!(renamed, Some(("k.txt".into(), "k.csv".into())));
+        assert_eq!(moved, Some((Location::Real("k.txt".into()), Location::Real("k.csv".into()))));
+        assert!(!m.objects.contains_key(&Location::Real("k.txt".into())));
+        save(&mut m, "d", Some("k.txt"), false);
+        assert_eq!(m.records[2].family, 2, "the renamed head no longer holds the key");
+        assert_eq!(m.apply(&replace(2, "e", ".csv")), Expect::Failed(ErrorKind::InvalidInput));
+        m.apply(&Op::DeletePermanently(vec![2], StoragePolicy::Auto));
+        assert_eq!(m.apply(&replace(2, "e", ".csv")), Expect::Failed(ErrorKind::NotFound));
+
+        let create = Op::CreateCollection { members: vec![1, 0], key: Some("c".into()) };
+        assert_eq!(m.apply(&create), Expect::Collection(CollectionExpect::Created { slot: 0 }));
+        assert_eq!(m.apply(&create), Expect::Collection(CollectionExpect::Existing { slot: 0 }));
+        assert_eq!(
+            m.apply(&Op::TrashCollections(vec![0])),
+            Expect::CollectionsMoved(vec![(0, Transition::Move { from: BranchId::MAIN, to: BranchId::TRASH })])
+        );
+        assert_eq!(m.apply(&create), Expect::Collection(CollectionExpect::Created { slot: 1 }));
+        let purge = Op::DeletePermanently(vec![1], StoragePolicy::Auto);
+        assert_eq!(m.apply(&purge), Expect::Failed(ErrorKind::Protected));
+        assert_eq!(m.apply(&Op::DeleteCollectionsPermanently(vec![1, 0])), Expect::CollectionsPurged(vec![1, 0]));
+        assert!(matches!(m.apply(&purge), Expect::Purged(_)));
+    }
+
+    #[test]
     fn storage_policy_and_suffix_rules() {
         for never_reuse in [true, false] {
             let mut m = Model::new(Rules { never_reuse_suffixes: never_reuse, ..Rules::spec() });
             save(&mut m, "a", Some("k.txt"), true);
             save(&mut m, "b", Some("k.txt"), true);
-            assert_eq!(m.records[0].location, Location::Managed { family: 0, version: 0 });
+            assert_eq!(m.records[0].location, Location::Managed { family: 0, version: 0, suffix: ".txt".into() });
             assert_eq!(m.records[1].location, Location::Real("k.txt".into()));
             let Expect::Purged(p) = m.apply(&Op::DeletePermanently(vec![1], StoragePolicy::Auto)) else { panic!() };
             assert_eq!(p[0].kept, Some(KeepReason::UserVisiblePath));

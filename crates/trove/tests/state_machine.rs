@@ -2,9 +2,12 @@
 //! backends: SQLite + local disk, PostgreSQL + S3 (garage), PostgreSQL + GCS (fake-gcs-server).
 //!
 //! The reference is `trove_testkit::model::Model`. Each case starts a fresh instance and runs
-//! 5-29 operations (saves with and without keys, virtual and real; identical and changed
+//! 1-30 operations (saves with and without keys, virtual and real; identical and changed
 //! content; trash, restore, archive, single `delete`, permanent deletion with each storage
-//! policy, bulk forms, `empty_trash`), aimed also at records that are gone or in the wrong state.
+//! policy, bulk forms, `empty_trash`; `replace` from a local file with the same or another
+//! suffix, identical or new content, on any branch; collections over 1-2 artifacts, created,
+//! trashed, restored and deleted permanently, so that members are protected from permanent
+//! deletion), aimed also at records and collections that are gone or in the wrong state.
 //! Every answer is compared with the model's prediction (outcome, records, typed error), and
 //! after every step the catalog and the storage listing are compared with the model and checked
 //! against the invariants of spec 1 section 4 and the default views of section 5.
@@ -12,8 +15,8 @@
 //! `PROPTEST_CASES` raises the number of cases (a soak run); without it each backend runs a
 //! bounded number so the file takes a minute or two. Failures shrink to a minimal sequence and
 //! are saved in `state_machine.proptest-regressions` (commit those), replayed first on every run.
-//! Each backend prints the cases and steps it ran. Replace and collections are not implemented
-//! in Trove yet and are not generated; see the model's docs for how to add them.
+//! Each backend prints the cases and steps it ran, how often each operation kind ran, and how
+//! often each kind of answer came up.
 
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -30,17 +33,24 @@ use trove::domain::hash::{decode_hash, hash_bytes, md5_digest};
 use trove::domain::key::managed_storage_key;
 use trove::domain::ports::ObjectStore;
 use trove::{
-    ArtifactQuery, BranchId, BranchSelection, ErrorKind, InitOptions, Order, PurgeReport, SaveOptions, SaveOutcome,
-    Source, Stem, StoragePolicy, Trove, Uid,
+    ArtifactQuery, BranchId, BranchSelection, CollectionOptions, CollectionOutcome, CollectionQuery, ErrorKind,
+    InitOptions, Order, PurgeReport, ReplaceOutcome, SaveOptions, SaveOutcome, Source, Stem, StoragePolicy, Trove, Uid,
 };
 use trove_testkit::backends::{Provider, TestBackends, backends_blocking};
-use trove_testkit::model::{Expect, Location, Model, Op, PurgeExpect, Rules, SaveExpect, SaveRequest, TrashCutoff};
+use trove_testkit::model::{
+    CollectionExpect, Expect, Location, Model, Op, PurgeExpect, ReplaceExpect, Rules, SaveExpect, SaveRequest,
+    TrashCutoff,
+};
 
 /// Contents: a few bytes from a small alphabet, so identical content (dedup, restore from the
 /// trash) happens often; the empty one skips de-duplication.
 const CONTENTS: [&[u8]; 4] = [b"a", b"b", b"ab", b""];
 /// Keys (all `.txt`); `None` saves with a description only.
 const KEYS: [&str; 3] = ["a.txt", "b.txt", "d/c.txt"];
+/// Suffixes of replace sources (`""`: a file name without one).
+const SUFFIXES: [&str; 3] = [".txt", ".csv", ""];
+/// Collection keys; `None` creates with a description only.
+const COLLECTION_KEYS: [&str; 2] = ["c1", "c2"];
 /// Operations per case (1 is the floor shrinking may reach; generated cases average ~15).
 const STEPS: std::ops::Range<usize> = 1..31;
 
@@ -89,12 +99,16 @@ fn empty_trash_strategy() -> BoxedStrategy<Op> {
         .boxed()
 }
 
-fn picks(op: &Op) -> Vec<usize> {
-    match op {
-        Op::Save(_) | Op::EmptyTrash { .. } => Vec::new(),
-        Op::Delete(s) => vec![*s],
-        Op::Trash(v) | Op::Restore(v) | Op::Archive(v) | Op::DeletePermanently(v, _) => v.clone(),
-    }
+fn replace_strategy(n: usize) -> BoxedStrategy<Op> {
+    (0..n, 0..CONTENTS.len(), prop::sample::select(vec![0usize, 0, 0, 1, 1, 2]))
+        .prop_map(|(slot, c, x)| Op::Replace { slot, content: CONTENTS[c].to_vec(), suffix: SUFFIXES[x].to_owned() })
+        .boxed()
+}
+
+fn create_collection_strategy(n: usize) -> BoxedStrategy<Op> {
+    (prop::collection::vec(0..n, 1..=2), prop::option::weighted(0.6, 0..COLLECTION_KEYS.len()))
+        .prop_map(|(members, k)| Op::CreateCollection { members, key: k.map(|k| COLLECTION_KEYS[k].to_owned()) })
+        .boxed()
 }
 
 impl ReferenceStateMachine for Lifecycle {
@@ -112,7 +126,7 @@ impl ReferenceStateMachine for Lifecycle {
         }
         let some = move || prop::collection::vec(0..n, 1..=3);
         let policy = prop_oneof![Just(StoragePolicy::Auto), Just(StoragePolicy::Keep), Just(StoragePolicy::Delete)];
-        prop_oneof![
+        let records = prop_oneof![
             6 => save_strategy(),
             1 => (0..n).prop_map(Op::Delete),
             2 => some().prop_map(Op::Trash),
@@ -120,6 +134,19 @@ impl ReferenceStateMachine for Lifecycle {
             1 => some().prop_map(Op::Archive),
             2 => (some(), policy).prop_map(|(s, p)| Op::DeletePermanently(s, p)),
             1 => empty_trash_strategy(),
+            3 => replace_strategy(n),
+            2 => create_collection_strategy(n),
+        ];
+        let c = state.collections.len();
+        if c == 0 {
+            return records.boxed();
+        }
+        let cols = move || prop::collection::vec(0..c, 1..=2);
+        prop_oneof![
+            20 => records,
+            1 => cols().prop_map(Op::TrashCollections),
+            1 => cols().prop_map(Op::RestoreCollections),
+            2 => cols().prop_map(Op::DeleteCollectionsPermanently),
         ]
         .boxed()
     }
@@ -132,7 +159,10 @@ impl ReferenceStateMachine for Lifecycle {
     fn preconditions(state: &Model, op: &Op) -> bool {
         // Shrinking may remove the save that created a slot; and the model must be able to tell
         // which record the system will pick.
-        if !picks(op).iter().all(|s| *s < state.records.len() && !state.is_aliased(*s)) {
+        if !op.record_slots().iter().all(|s| *s < state.records.len() && !state.is_aliased(*s)) {
+            return false;
+        }
+        if !op.collection_slots().iter().all(|c| *c < state.collections.len()) {
             return false;
         }
         // Not generated: saves whose answer depends on uid order, and saves that fail with
@@ -153,25 +183,43 @@ struct Stats {
     steps: AtomicUsize,
     /// How often each kind of expected answer came up (coverage).
     outcomes: Mutex<BTreeMap<String, usize>>,
+    /// How often each kind of operation ran (coverage).
+    ops: Mutex<BTreeMap<&'static str, usize>>,
 }
 
 impl Stats {
     const fn new() -> Self {
-        Stats { cases: AtomicUsize::new(0), steps: AtomicUsize::new(0), outcomes: Mutex::new(BTreeMap::new()) }
+        Stats {
+            cases: AtomicUsize::new(0),
+            steps: AtomicUsize::new(0),
+            outcomes: Mutex::new(BTreeMap::new()),
+            ops: Mutex::new(BTreeMap::new()),
+        }
     }
 
-    fn count(&self, op: &Op, expect: &Expect) {
+    fn count(&self, model: &Model, op: &Op, expect: &Expect) {
         let op = match op {
             Op::Save(_) => "save",
             Op::Delete(_) => "delete",
             Op::Trash(_) => "trash",
             Op::Restore(_) => "restore",
             Op::Archive(_) => "archive",
+            Op::DeletePermanently(v, _) if v.iter().any(|s| model.is_protected(*s)) => "purge(member)",
             Op::DeletePermanently(_, StoragePolicy::Auto) => "purge(auto)",
             Op::DeletePermanently(_, StoragePolicy::Keep) => "purge(keep)",
             Op::DeletePermanently(_, StoragePolicy::Delete) => "purge(delete)",
             Op::EmptyTrash { .. } => "empty_trash",
+            Op::Replace { slot, suffix, .. } => match model.record(*slot) {
+                Some(r) if r.exists() && r.suffix != *suffix => "replace(new suffix)",
+                Some(r) if r.exists() => "replace(same suffix)",
+                _ => "replace(gone)",
+            },
+            Op::CreateCollection { .. } => "collection create",
+            Op::TrashCollections(_) => "collection trash",
+            Op::RestoreCollections(_) => "collection restore",
+            Op::DeleteCollectionsPermanently(_) => "collection purge",
         };
+        *self.ops.lock().unwrap().entry(op).or_default() += 1;
         let answer = match expect {
             Expect::Saved(SaveExpect::Created { .. }) => "created".to_owned(),
             Expect::Saved(SaveExpect::NewVersion { .. }) => "new_version".to_owned(),
@@ -193,6 +241,17 @@ impl Stats {
                     "purged".to_owned()
                 }
             }
+            Expect::Replaced(ReplaceExpect::Replaced { moved: Some(_), .. }) => "replaced, bytes moved".to_owned(),
+            Expect::Replaced(ReplaceExpect::Replaced { .. }) => "replaced in place".to_owned(),
+            Expect::Replaced(ReplaceExpect::Unchanged { .. }) => "unchanged".to_owned(),
+            Expect::Collection(CollectionExpect::Created { .. }) => "created".to_owned(),
+            Expect::Collection(CollectionExpect::NewVersion { .. }) => "new_version".to_owned(),
+            Expect::Collection(CollectionExpect::Existing { .. }) => "existing".to_owned(),
+            Expect::CollectionsMoved(m) if m.iter().all(|(_, t)| matches!(t, trove::Transition::NoOp { .. })) => {
+                "no-op".to_owned()
+            }
+            Expect::CollectionsMoved(_) => "moved".to_owned(),
+            Expect::CollectionsPurged(_) => "deleted".to_owned(),
             Expect::Failed(k) => format!("error {k}"),
         };
         *self.outcomes.lock().unwrap().entry(format!("{op} -> {answer}")).or_default() += 1;
@@ -327,6 +386,10 @@ struct Sut {
     uids: Vec<Uid>,
     /// Family -> stem, as the system answered.
     stems: Vec<Stem>,
+    /// Collection slot -> uid, as the system answered.
+    cuids: Vec<Uid>,
+    /// Where replace sources are written (outside every storage location).
+    sources: tempfile::TempDir,
     /// What happened so far, for failure messages.
     log: Vec<String>,
 }
@@ -349,14 +412,16 @@ impl<B: Backend> StateMachineTest for Harness<B> {
             model: model.clone(),
             uids: Vec::new(),
             stems: Vec::new(),
+            cuids: Vec::new(),
+            sources: tempfile::tempdir().expect("a directory for replace sources"),
             log: Vec::new(),
         }
     }
 
     fn apply(mut sut: Sut, after: &Model, op: Op) -> Sut {
         B::stats().steps.fetch_add(1, Ordering::Relaxed);
+        B::stats().count(&sut.model, &op, &sut.model.clone().apply(&op));
         let expect = sut.model.apply(&op);
-        B::stats().count(&op, &expect);
         assert_eq!(&sut.model, after, "the model is deterministic");
         sut.log.push(format!("{op:?} -> expected {expect:?}"));
         sut.run(&op, &expect);
@@ -394,18 +459,18 @@ impl Sut {
     }
 
     /// The storage key of a model location.
-    fn storage_key(&self, model: &Model, loc: &Location) -> String {
+    fn storage_key(&self, loc: &Location) -> String {
         match loc {
             Location::Real(k) => k.clone(),
-            Location::Managed { family, version } => {
+            Location::Managed { family, version, suffix } => {
                 let uid = self.stems[*family].uid(*version).expect("a valid version");
-                managed_storage_key(&uid, &model.families[*family].suffix)
+                managed_storage_key(&uid, suffix)
             }
         }
     }
 
-    fn display(&self, model: &Model, loc: &Location) -> String {
-        self.store.display_path(&self.storage_key(model, loc))
+    fn display(&self, loc: &Location) -> String {
+        self.store.display_path(&self.storage_key(loc))
     }
 
     /// Run one operation and compare the answer with the model's prediction.
@@ -456,13 +521,143 @@ impl Sut {
                     TrashCutoff::LongAgo => Some(chrono::Utc::now() - chrono::Duration::days(365)),
                 };
                 let got = self.rt.block_on(trove.empty_trash(older_than, *dry_run));
-                let Expect::EmptiedTrash { doomed, purged } = expect else { panic!("{expect:?}") };
-                let (listed, report) = got.unwrap_or_else(|e| panic!("empty_trash: {e}\n{ctx}"));
+                let (doomed, purged) = match (expect, got) {
+                    (Expect::EmptiedTrash { doomed, purged }, Ok(got)) => ((doomed, purged), got),
+                    (Expect::Failed(kind), Err(e)) => {
+                        assert_eq!(e.kind(), *kind, "{e}\n{ctx}");
+                        return;
+                    }
+                    (want, got) => panic!("empty_trash: expected {want:?}, got {got:?}\n{ctx}"),
+                };
+                let ((doomed, purged), (listed, report)) = (doomed, purged);
                 let want: BTreeSet<String> = doomed.iter().map(|s| self.uids[*s].to_string()).collect();
                 let got: BTreeSet<String> = listed.iter().map(|a| a.uid.to_string()).collect();
                 assert_eq!(got, want, "empty_trash lists exactly the trash\n{ctx}");
                 self.check_purge(purged, &report, &ctx);
             }
+            Op::Replace { slot, content, suffix } => {
+                let n = self.log.len();
+                let path = self.sources.path().join(format!("source{n}{suffix}"));
+                std::fs::write(&path, content).expect("write the replace source");
+                let got = self.rt.block_on(trove.replace(self.uid(*slot).as_str(), Source::Path(path)));
+                self.check_replace(expect, got, &ctx);
+            }
+            Op::CreateCollection { members, key } => {
+                let uids: Vec<Uid> = members.iter().map(|s| self.uid(*s)).collect();
+                let opts = match key {
+                    Some(k) => CollectionOptions::key(k.clone()),
+                    None => CollectionOptions { key: None, description: Some("a collection".into()) },
+                };
+                let got = self.rt.block_on(trove.create_collection(&uids, opts));
+                self.check_collection(members, expect, got, &ctx);
+            }
+            Op::TrashCollections(slots) | Op::RestoreCollections(slots) => {
+                let uids: Vec<Uid> = slots.iter().map(|c| self.cuid(*c)).collect();
+                let got = self.rt.block_on(async {
+                    match op {
+                        Op::TrashCollections(_) => trove.trash_collections(&uids).await,
+                        _ => trove.restore_collections(&uids).await,
+                    }
+                });
+                match (expect, got) {
+                    (Expect::CollectionsMoved(want), Ok(moved)) => {
+                        let got: Vec<(String, trove::Transition)> =
+                            moved.iter().map(|m| (m.collection.uid.to_string(), m.transition)).collect();
+                        let want: Vec<(String, trove::Transition)> =
+                            want.iter().map(|(c, t)| (self.cuids[*c].to_string(), *t)).collect();
+                        assert_eq!(got, want, "collections {slots:?}\n{ctx}");
+                    }
+                    (Expect::Failed(kind), Err(e)) => assert_eq!(e.kind(), *kind, "{e}\n{ctx}"),
+                    (want, got) => panic!("collections {slots:?}: expected {want:?}, got {got:?}\n{ctx}"),
+                }
+            }
+            Op::DeleteCollectionsPermanently(slots) => {
+                let uids: Vec<Uid> = slots.iter().map(|c| self.cuid(*c)).collect();
+                let got = self.rt.block_on(trove.delete_collections_permanently(&uids));
+                match (expect, got) {
+                    (Expect::CollectionsPurged(want), Ok(gone)) => {
+                        let got: Vec<String> = gone.iter().map(|c| c.uid.to_string()).collect();
+                        let want: Vec<String> = want.iter().map(|c| self.cuids[*c].to_string()).collect();
+                        assert_eq!(got, want, "collections deleted permanently\n{ctx}");
+                    }
+                    (Expect::Failed(kind), Err(e)) => assert_eq!(e.kind(), *kind, "{e}\n{ctx}"),
+                    (want, got) => panic!("collections {slots:?}: expected {want:?}, got {got:?}\n{ctx}"),
+                }
+            }
+        }
+    }
+
+    fn cuid(&self, slot: usize) -> Uid {
+        self.cuids[slot].clone()
+    }
+
+    fn check_replace(&self, expect: &Expect, got: trove::Result<ReplaceOutcome>, ctx: &str) {
+        let model = &self.model;
+        match (expect, got) {
+            (Expect::Replaced(ReplaceExpect::Unchanged { slot }), Ok(ReplaceOutcome::Unchanged { artifact })) => {
+                assert_eq!(artifact.uid, self.uids[*slot], "{ctx}");
+            }
+            (
+                Expect::Replaced(ReplaceExpect::Replaced { slot, renamed, moved }),
+                Ok(ReplaceOutcome::Replaced {
+                    artifact,
+                    renamed: got_renamed,
+                    moved: got_moved,
+                    removed_paths,
+                    left_behind,
+                }),
+            ) => {
+                assert_eq!(artifact.uid, self.uids[*slot], "same uid and version\n{ctx}");
+                let r = &model.records[*slot];
+                assert_eq!(Some(artifact.branch), r.branch, "replace keeps the branch\n{ctx}");
+                assert_eq!(artifact.suffix, r.suffix, "suffix\n{ctx}");
+                assert_eq!(got_renamed.map(|x| (x.from, x.to)), renamed.clone(), "the key's rename\n{ctx}");
+                let want_moved = moved.as_ref().map(|(a, b)| (self.display(a), self.display(b)));
+                assert_eq!(got_moved.map(|x| (x.from, x.to)), want_moved, "the bytes' move\n{ctx}");
+                let want_removed: Vec<String> = moved.iter().map(|(a, _)| self.display(a)).collect();
+                assert_eq!(removed_paths, want_removed, "old bytes removed\n{ctx}");
+                assert!(left_behind.is_empty(), "nothing left behind: {left_behind:?}\n{ctx}");
+            }
+            (Expect::Failed(kind), Err(e)) => assert_eq!(e.kind(), *kind, "{e}\n{ctx}"),
+            (want, got) => panic!("replace: expected {want:?}, got {got:?}\n{ctx}"),
+        }
+    }
+
+    fn check_collection(
+        &mut self,
+        members: &[usize],
+        expect: &Expect,
+        got: trove::Result<CollectionOutcome>,
+        ctx: &str,
+    ) {
+        match (expect, got) {
+            (Expect::Collection(CollectionExpect::Created { slot }), Ok(CollectionOutcome::Created { collection })) => {
+                assert_eq!(*slot, self.cuids.len());
+                assert_eq!(collection.version_index(), 0, "{ctx}");
+                self.cuids.push(collection.uid);
+            }
+            (
+                Expect::Collection(CollectionExpect::NewVersion { slot, previous }),
+                Ok(CollectionOutcome::NewVersion { collection, previous: prev }),
+            ) => {
+                assert_eq!(*slot, self.cuids.len());
+                assert_eq!(prev, self.cuids[*previous], "the version it follows\n{ctx}");
+                assert_eq!(collection.uid.stem(), prev.stem(), "same collection family\n{ctx}");
+                assert_eq!(
+                    collection.version_index(),
+                    self.model.collections[*slot].version,
+                    "next collection version\n{ctx}"
+                );
+                self.cuids.push(collection.uid);
+            }
+            (
+                Expect::Collection(CollectionExpect::Existing { slot }),
+                Ok(CollectionOutcome::Existing { collection }),
+            ) => {
+                assert_eq!(collection.uid, self.cuids[*slot], "{ctx}");
+            }
+            (Expect::Failed(kind), Err(e)) => assert_eq!(e.kind(), *kind, "{e}\n{ctx}"),
+            (want, got) => panic!("create_collection {members:?}: expected {want:?}, got {got:?}\n{ctx}"),
         }
     }
 
@@ -528,7 +723,6 @@ impl Sut {
     }
 
     fn check_purge(&self, want: &[PurgeExpect], report: &PurgeReport, ctx: &str) {
-        let model = &self.model;
         let mut got: HashMap<String, ReportedPaths> = HashMap::new();
         for p in &report.purged {
             let kept = p.kept_paths.iter().map(|k| (k.path.clone(), k.reason)).collect();
@@ -539,7 +733,7 @@ impl Sut {
         for w in want {
             let uid = self.uids[w.slot].to_string();
             let (removed, kept, missing) = got.get(&uid).unwrap_or_else(|| panic!("{uid} not reported\n{ctx}"));
-            let path = self.display(model, &w.location);
+            let path = self.display(&w.location);
             match (w.kept, w.missing) {
                 (Some(reason), _) => {
                     assert_eq!(kept, &vec![(path, reason)], "{uid} kept\n{ctx}");
@@ -620,7 +814,7 @@ impl Sut {
                 assert_eq!(a.version_index(), r.version, "{what}: version\n{ctx}");
                 let h = hash_bytes(&r.content);
                 assert_eq!((a.size, &a.hash), (h.size, &h.hash), "{what}: size and hash\n{ctx}");
-                assert_eq!(a.storage_key(), self.storage_key(model, &r.location), "{what}: where its bytes are\n{ctx}");
+                assert_eq!(a.storage_key(), self.storage_key(&r.location), "{what}: where its bytes are\n{ctx}");
             }
 
             // Default queries show main only; a named branch shows exactly that branch.
@@ -638,7 +832,9 @@ impl Sut {
                 let got = trove.list(&ArtifactQuery::new().branch(BranchSelection::Only(b))).await.expect("list");
                 assert_eq!(set_of(&got), uid_set(model.on_branch(b)), "branch {b}\n{ctx}");
             }
-            for key in KEYS {
+            let mut keys: BTreeSet<String> = KEYS.iter().map(|k| (*k).to_owned()).collect();
+            keys.extend(model.records.iter().filter_map(|r| r.key.clone()));
+            for key in &keys {
                 let got = trove.get(key).await.map(|a| a.uid.to_string());
                 match model.head_on_main_by_key(key) {
                     Some(s) => assert_eq!(got.ok(), Some(self.uids[s].to_string()), "lookup of key {key}\n{ctx}"),
@@ -648,6 +844,33 @@ impl Sut {
                         "key {key} is not on main\n{ctx}"
                     ),
                 }
+            }
+
+            // Collections: every one on any branch, with its members, version, branch and head.
+            let cols = trove
+                .collections(&CollectionQuery { branch: BranchSelection::All, ..CollectionQuery::default() })
+                .await
+                .expect("list collections");
+            let by_cuid: HashMap<String, &trove::Collection> = cols.iter().map(|c| (c.uid.to_string(), c)).collect();
+            let live: Vec<usize> = model.existing_collections().collect();
+            assert_eq!(
+                cols.len(),
+                live.len(),
+                "collections in the catalog: {:?}\n{ctx}",
+                cols.iter().map(|c| format!("{} on {}", c.uid, c.branch)).collect::<Vec<_>>()
+            );
+            for slot in live {
+                let m = &model.collections[slot];
+                let uid = self.cuids[slot].to_string();
+                let what = format!("collection {slot} ({uid})");
+                let c = by_cuid.get(&uid).unwrap_or_else(|| panic!("{what} missing from the catalog\n{ctx}"));
+                assert_eq!(Some(c.branch), m.branch, "{what}: branch\n{ctx}");
+                assert_eq!(c.trashed_from, m.trashed_from, "{what}: trashed_from\n{ctx}");
+                assert_eq!(c.is_latest, model.is_latest_collection(slot), "{what}: is_latest\n{ctx}");
+                assert_eq!(c.key, m.key, "{what}: key\n{ctx}");
+                assert_eq!(c.version_index(), m.version, "{what}: version\n{ctx}");
+                let members: Vec<Uid> = m.members.iter().map(|s| self.uid(*s)).collect();
+                assert_eq!(c.members, members, "{what}: members, in order\n{ctx}");
             }
 
             // Storage: exactly the objects the model holds, with their sizes and hashes.
@@ -661,7 +884,7 @@ impl Sut {
                 .map(|o| (o.key.clone(), o))
                 .collect();
             let want: BTreeMap<String, &Vec<u8>> =
-                model.objects.iter().map(|(loc, c)| (self.storage_key(model, loc), c)).collect();
+                model.objects.iter().map(|(loc, c)| (self.storage_key(loc), c)).collect();
             assert_eq!(
                 listing.keys().collect::<Vec<_>>(),
                 want.keys().collect::<Vec<_>>(),
@@ -706,7 +929,7 @@ impl Sut {
                 .objects
                 .keys()
                 .filter(|l| matches!(l, Location::Managed { .. }) && !held.contains(l))
-                .map(|l| self.display(model, l))
+                .map(|l| self.display(l))
                 .collect();
             let got: BTreeSet<String> = gc.orphans.into_iter().collect();
             assert_eq!(got, want, "gc finds exactly the kept managed bytes\n{ctx}");
@@ -766,6 +989,13 @@ fn run<B: Backend>() {
         config.cases,
         b.describe()
     ));
+    let ops = stats.ops.lock().unwrap();
+    note(&format!(
+        "state_machine {}: operations: {}",
+        B::NAME,
+        ops.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ")
+    ));
+    drop(ops);
     let outcomes = stats.outcomes.lock().unwrap();
     note(&format!(
         "state_machine {}: answers: {}",
