@@ -133,3 +133,95 @@ fn cli_on_s3_with_postgresql() {
     let err = sh.fails(&["storage", "set-default", "s3://nowhere/x"], 3);
     assert!(err.contains("storage ls"), "{err}");
 }
+
+/// S3 credentials, region and endpoint only from a named profile of the AWS shared files
+/// (`AWS_PROFILE`, `AWS_SHARED_CREDENTIALS_FILE`, `AWS_CONFIG_FILE`): no `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_REGION` or `AWS_ENDPOINT_URL` in the child's environment, and
+/// `HOME` pointing at an empty folder so no real `~/.aws` is read.
+#[test]
+fn cli_on_s3_with_credentials_from_an_aws_profile() {
+    let b = backends_blocking();
+    let Some(bucket) = b.s3_bucket_blocking() else {
+        eprintln!("skipped: provider {} gives no S3 server", b.provider());
+        return;
+    };
+    let sh = Shell { dir: tempfile::tempdir().unwrap(), bucket };
+    std::fs::create_dir_all(sh.path("home")).unwrap();
+    std::fs::create_dir_all(sh.path("aws")).unwrap();
+    std::fs::write(
+        sh.path("aws/credentials"),
+        format!(
+            "[default]\naws_access_key_id = wrong\naws_secret_access_key = wrong\n\n\
+             # the harness bucket's key\n[garage-test]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            sh.bucket.access_key_id, sh.bucket.secret_access_key
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        sh.path("aws/config"),
+        format!("[profile garage-test]\nregion = {}\nendpoint_url = {}\n", sh.bucket.region, sh.bucket.endpoint),
+    )
+    .unwrap();
+    let cmd = |profile: &str, args: &[&str]| {
+        let mut c = Command::cargo_bin("trove").unwrap();
+        c.current_dir(sh.dir.path())
+            .env("TROVE_CONFIG_DIR", sh.path("config"))
+            .env("TROVE_CACHE_DIR", sh.path("cache"))
+            .env("TROVE_USER", "alice")
+            .env("HOME", sh.path("home"))
+            .env("AWS_PROFILE", profile)
+            .env("AWS_SHARED_CREDENTIALS_FILE", sh.path("aws/credentials"))
+            .env("AWS_CONFIG_FILE", sh.path("aws/config"));
+        for v in [
+            "TROVE_INSTANCE",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+            "AWS_ENDPOINT_URL",
+        ] {
+            c.env_remove(v);
+        }
+        c.args(args);
+        c
+    };
+    let ok = |args: &[&str]| {
+        let out = cmd("garage-test", args).output().unwrap();
+        assert!(out.status.success(), "trove {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let root = format!("s3://{}/profile", sh.bucket.bucket);
+    let db = format!("sqlite://{}?mode=rwc", sh.path("catalog.db").display());
+    std::fs::write(sh.path("iris.csv"), "sepal_length,species\n5.1,setosa\n").unwrap();
+
+    ok(&["init", "--storage", &root, "--db", &db]);
+    let saved: Value =
+        serde_json::from_str(&ok(&["save", "iris.csv", "--key", "iris.csv", "--real-key", "--json"])).unwrap();
+    assert_eq!(saved[0]["path"], format!("{root}/iris.csv"));
+
+    // The object is in the bucket (read back with the harness's own credentials).
+    let mut cfg = S3Config::new(&sh.bucket.bucket, "profile");
+    cfg.endpoint = Some(sh.bucket.endpoint.clone());
+    cfg.region = sh.bucket.region.clone();
+    cfg.access_key_id = Some(sh.bucket.access_key_id.clone());
+    cfg.secret_access_key = Some(sh.bucket.secret_access_key.clone());
+    let store = OpendalStore::s3(cfg).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    use trove::domain::ports::ObjectStore as _;
+    assert_eq!(rt.block_on(store.read_all("iris.csv")).unwrap(), &b"sepal_length,species\n5.1,setosa\n"[..]);
+
+    // Downloaded into a fresh cache through the profile's credentials.
+    std::fs::remove_dir_all(sh.path("cache")).ok();
+    let cached = PathBuf::from(ok(&["cache", "iris.csv", "--verify"]).trim());
+    assert_eq!(read(&cached), "sepal_length,species\n5.1,setosa\n");
+
+    // A profile that is in neither file: invalid input naming the profile and the files.
+    let out = cmd("no-such-profile", &["save", "iris.csv", "--key", "again.csv"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no-such-profile") && err.contains(&sh.path("aws/credentials").display().to_string()),
+        "{err}"
+    );
+}

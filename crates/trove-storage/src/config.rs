@@ -1,13 +1,17 @@
 //! Explicit configurations of the cloud backends.
 //!
-//! Nothing here reads ambient configuration on its own: no `~/.aws/config`, no instance
-//! metadata endpoints. The `from_env` constructors read a documented, fixed set of variables,
-//! and are meant to be called at the one edge that resolves `s3://` and `gs://` URIs.
+//! Nothing here reads ambient configuration on its own: no instance metadata endpoints, no
+//! SSO, no `credential_process`. The `from_env` constructors read a documented, fixed set of
+//! variables (and, for S3, the static settings of one profile of the AWS shared files), and are
+//! meant to be called at the one edge that resolves `s3://` and `gs://` URIs.
 
 use std::fmt;
+use std::path::Path;
 use std::time::Duration;
 
 use trove_domain::{Error, Result};
+
+use crate::aws_profile::Files;
 
 /// How long one control request (stat, delete, list page) may take before it is retried.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -29,7 +33,8 @@ pub struct S3Config {
     pub endpoint: Option<String>,
     /// Region (`garage` for garage; `us-east-1` is a good default elsewhere).
     pub region: String,
-    /// Access key id. Required: no instance-metadata or profile lookups are made.
+    /// Access key id. Required: no instance-metadata, SSO or `credential_process` lookups are
+    /// made (a profile's static keys are read by [`S3Config::from_env`]).
     pub access_key_id: Option<String>,
     /// Secret access key. Required with the key id.
     pub secret_access_key: Option<String>,
@@ -64,14 +69,91 @@ impl S3Config {
         }
     }
 
-    /// Read the standard variables: `AWS_ENDPOINT_URL` (optional), `AWS_REGION` (or
-    /// `AWS_DEFAULT_REGION`; default `us-east-1`), `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`
-    /// and `AWS_SESSION_TOKEN` (optional).
-    pub fn from_env(bucket: impl Into<String>, prefix: impl Into<String>) -> Self {
-        Self::from_vars(bucket, prefix, |name| std::env::var(name).ok())
+    /// Read the standard AWS configuration, environment variables first (AWS's documented
+    /// precedence), then one profile of the shared files:
+    ///
+    /// | setting | variables | profile |
+    /// |---|---|---|
+    /// | endpoint | `AWS_ENDPOINT_URL` | `endpoint_url` in the config file |
+    /// | region | `AWS_REGION`, `AWS_DEFAULT_REGION` | `region` in the config file; else `us-east-1` |
+    /// | credentials | `AWS_ACCESS_KEY_ID` + `AWS_SECRET_ACCESS_KEY` (+ `AWS_SESSION_TOKEN`) | `aws_access_key_id` + `aws_secret_access_key` (+ `aws_session_token`) in the credentials file, else the config file |
+    ///
+    /// The profile is `AWS_PROFILE`, else `default`. The credentials file is
+    /// `AWS_SHARED_CREDENTIALS_FILE` (default `~/.aws/credentials`, section `[NAME]`), the config
+    /// file `AWS_CONFIG_FILE` (default `~/.aws/config`, section `[profile NAME]` or `[default]`).
+    /// The files are read only when a setting is missing from the environment or `AWS_PROFILE`
+    /// is set; missing files are empty. Only static values are read: no `credential_process`,
+    /// SSO, role assumption or instance metadata.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` when `AWS_PROFILE` names a profile found in neither file, when that profile
+    /// has no static keys and the environment has none either, or when a file exists but cannot
+    /// be read.
+    pub fn from_env(bucket: impl Into<String>, prefix: impl Into<String>) -> Result<Self> {
+        Self::from_sources(bucket, prefix, |name| std::env::var(name).ok(), std::env::home_dir().as_deref())
     }
 
-    /// Like [`S3Config::from_env`], reading variables through `var` (for tests).
+    /// Like [`S3Config::from_env`], reading variables through `var` and defaulting the shared
+    /// files under `home` (`None`: only files named by `AWS_SHARED_CREDENTIALS_FILE` /
+    /// `AWS_CONFIG_FILE` are read). For tests, and for callers with their own environment.
+    pub fn from_sources(
+        bucket: impl Into<String>,
+        prefix: impl Into<String>,
+        var: impl Fn(&str) -> Option<String>,
+        home: Option<&Path>,
+    ) -> Result<Self> {
+        let var = |name: &str| var(name).filter(|v| !v.is_empty());
+        let mut cfg = Self::from_vars(bucket, prefix, var);
+        let named = var("AWS_PROFILE");
+        let env_has_keys = cfg.access_key_id.is_some() && cfg.secret_access_key.is_some();
+        let env_has_region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).is_some();
+        if named.is_none() && env_has_keys && env_has_region && cfg.endpoint.is_some() {
+            return Ok(cfg);
+        }
+        let name = named.clone().unwrap_or_else(|| "default".to_string());
+        let files = Files::locate(&var, home);
+        let profile = files.profile(&name)?;
+        if named.is_some() && !profile.found {
+            let section = if name == "default" { "default".to_string() } else { format!("profile {name}") };
+            return Err(Error::invalid_input(format!(
+                "AWS_PROFILE '{name}': no such profile: no [{name}] in the credentials file {} and no \
+                 [{section}] in the config file {}",
+                show(files.credentials.as_deref()),
+                show(files.config.as_deref()),
+            )));
+        }
+        if !env_has_keys {
+            if let (Some(id), Some(secret)) = (&profile.access_key_id, &profile.secret_access_key) {
+                cfg.access_key_id = Some(id.clone());
+                cfg.secret_access_key = Some(secret.clone());
+                cfg.session_token = profile.session_token.clone();
+            } else if named.is_some() {
+                let unsupported = if profile.unsupported.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (it uses {}, which Trove does not run)", profile.unsupported.join(", "))
+                };
+                return Err(Error::invalid_input(format!(
+                    "AWS_PROFILE '{name}' has no aws_access_key_id and aws_secret_access_key{unsupported}; \
+                     put static keys in the profile or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \
+                     (credentials file {}, config file {})",
+                    show(files.credentials.as_deref()),
+                    show(files.config.as_deref()),
+                )));
+            }
+        }
+        if !env_has_region && let Some(region) = profile.region {
+            cfg.region = region;
+        }
+        if cfg.endpoint.is_none() {
+            cfg.endpoint = profile.endpoint_url;
+        }
+        Ok(cfg)
+    }
+
+    /// Read only the variables of [`S3Config::from_env`] through `var`, never the shared files
+    /// (`AWS_PROFILE` is ignored here).
     pub fn from_vars(
         bucket: impl Into<String>,
         prefix: impl Into<String>,
@@ -93,8 +175,9 @@ impl S3Config {
         validate_bucket("S3", &self.bucket)?;
         if self.access_key_id.is_none() || self.secret_access_key.is_none() {
             return Err(Error::invalid_input(format!(
-                "S3 bucket '{}': no credentials; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \
-                 (Trove makes no instance-metadata or profile lookups)",
+                "S3 bucket '{}': no credentials; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or \
+                 AWS_PROFILE to a profile with static keys in the shared credentials file (Trove makes \
+                 no instance-metadata, SSO or credential_process lookups)",
                 self.bucket
             )));
         }
@@ -217,6 +300,11 @@ impl fmt::Debug for GcsConfig {
     }
 }
 
+/// A shared-file path for messages.
+fn show(path: Option<&Path>) -> String {
+    path.map_or("(none: no home directory and no variable names it)".to_string(), |p| p.display().to_string())
+}
+
 fn validate_bucket(service: &str, bucket: &str) -> Result<()> {
     if bucket.is_empty() || bucket.contains('/') {
         return Err(Error::invalid_input(format!("{service} bucket name '{bucket}' is empty or contains '/'")));
@@ -263,6 +351,135 @@ mod tests {
         assert_eq!(cfg.region, "eu-west-1");
         let err = cfg.validate().unwrap_err();
         assert!(err.message().contains("AWS_ACCESS_KEY_ID"), "{}", err.message());
+    }
+
+    /// Temp files `credentials` and `config` under `<home>/.aws`.
+    fn aws_home(credentials: &str, config: &str) -> tempfile::TempDir {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir(home.path().join(".aws")).unwrap();
+        std::fs::write(home.path().join(".aws/credentials"), credentials).unwrap();
+        std::fs::write(home.path().join(".aws/config"), config).unwrap();
+        home
+    }
+
+    const CREDENTIALS: &str = "[default]\naws_access_key_id = DEF\naws_secret_access_key = def-secret\n\n\
+                               # garage\n[dev]\naws_access_key_id = DEV\naws_secret_access_key = dev-secret\n\
+                               aws_session_token = dev-token\n";
+    const CONFIG: &str = "[default]\nregion = eu-west-1\n\n[profile dev]\nregion = garage\n\
+                          endpoint_url = http://127.0.0.1:3900\n[profile sso]\nsso_session = corp\n";
+
+    #[test]
+    fn s3_profile_supplies_what_the_environment_does_not() {
+        let home = aws_home(CREDENTIALS, CONFIG);
+        let cfg = S3Config::from_sources("b", "p", vars(&[("AWS_PROFILE", "dev")]), Some(home.path())).unwrap();
+        assert_eq!(cfg.access_key_id.as_deref(), Some("DEV"));
+        assert_eq!(cfg.secret_access_key.as_deref(), Some("dev-secret"));
+        assert_eq!(cfg.session_token.as_deref(), Some("dev-token"));
+        assert_eq!(cfg.region, "garage");
+        assert_eq!(cfg.endpoint.as_deref(), Some("http://127.0.0.1:3900"));
+        assert!(cfg.validate().is_ok());
+
+        // No AWS_PROFILE: the default profile, if present.
+        let cfg = S3Config::from_sources("b", "", vars(&[]), Some(home.path())).unwrap();
+        assert_eq!((cfg.access_key_id.as_deref(), cfg.region.as_str()), (Some("DEF"), "eu-west-1"));
+        assert_eq!(cfg.endpoint, None);
+        // ... and nothing at all without files or a home directory.
+        let cfg = S3Config::from_sources("b", "", vars(&[]), None).unwrap();
+        assert_eq!((cfg.access_key_id, cfg.region.as_str()), (None, "us-east-1"));
+        let empty = tempfile::tempdir().unwrap();
+        assert!(S3Config::from_sources("b", "", vars(&[]), Some(empty.path())).unwrap().access_key_id.is_none());
+    }
+
+    #[test]
+    fn s3_environment_takes_precedence_over_the_profile() {
+        let home = aws_home(CREDENTIALS, CONFIG);
+        let cfg = S3Config::from_sources(
+            "b",
+            "",
+            vars(&[
+                ("AWS_PROFILE", "dev"),
+                ("AWS_ACCESS_KEY_ID", "ENV"),
+                ("AWS_SECRET_ACCESS_KEY", "env-secret"),
+                ("AWS_DEFAULT_REGION", "env-region"),
+                ("AWS_ENDPOINT_URL", "http://env"),
+            ]),
+            Some(home.path()),
+        )
+        .unwrap();
+        assert_eq!(cfg.access_key_id.as_deref(), Some("ENV"));
+        assert_eq!(cfg.secret_access_key.as_deref(), Some("env-secret"));
+        assert_eq!(cfg.session_token, None, "the profile's token never pairs with the environment's keys");
+        assert_eq!((cfg.region.as_str(), cfg.endpoint.as_deref()), ("env-region", Some("http://env")));
+
+        // Only the key id in the environment: the profile's pair is used whole.
+        let cfg = S3Config::from_sources("b", "", vars(&[("AWS_ACCESS_KEY_ID", "ENV")]), Some(home.path())).unwrap();
+        assert_eq!((cfg.access_key_id.as_deref(), cfg.secret_access_key.as_deref()), (Some("DEF"), Some("def-secret")));
+    }
+
+    #[test]
+    fn s3_files_named_by_variables_override_the_home_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let creds = dir.path().join("creds.ini");
+        let config = dir.path().join("config.ini");
+        std::fs::write(&creds, "[ci]\naws_access_key_id = CI\naws_secret_access_key = ci-secret\n").unwrap();
+        std::fs::write(&config, "[profile ci]\nregion = garage\n").unwrap();
+        let home = aws_home(CREDENTIALS, CONFIG);
+        let (c, f) = (creds.to_str().unwrap(), config.to_str().unwrap());
+        let cfg = S3Config::from_sources(
+            "b",
+            "",
+            vars(&[("AWS_PROFILE", "ci"), ("AWS_SHARED_CREDENTIALS_FILE", c), ("AWS_CONFIG_FILE", f)]),
+            Some(home.path()),
+        )
+        .unwrap();
+        assert_eq!((cfg.access_key_id.as_deref(), cfg.region.as_str()), (Some("CI"), "garage"));
+        // Named files without a home directory.
+        let cfg = S3Config::from_sources(
+            "b",
+            "",
+            vars(&[("AWS_PROFILE", "ci"), ("AWS_SHARED_CREDENTIALS_FILE", c), ("AWS_CONFIG_FILE", f)]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(cfg.access_key_id.as_deref(), Some("CI"));
+    }
+
+    #[test]
+    fn s3_unknown_or_keyless_profiles_are_invalid_input_naming_files_and_profile() {
+        let home = aws_home(CREDENTIALS, CONFIG);
+        let err = S3Config::from_sources("b", "", vars(&[("AWS_PROFILE", "prod")]), Some(home.path())).unwrap_err();
+        assert_eq!(err.kind(), trove_domain::ErrorKind::InvalidInput);
+        let msg = err.message();
+        assert!(msg.contains("'prod'") && msg.contains("[profile prod]"), "{msg}");
+        assert!(msg.contains(&home.path().join(".aws/credentials").display().to_string()), "{msg}");
+        assert!(msg.contains(&home.path().join(".aws/config").display().to_string()), "{msg}");
+
+        // Even with keys in the environment, a named profile must exist.
+        let err = S3Config::from_sources(
+            "b",
+            "",
+            vars(&[("AWS_PROFILE", "prod"), ("AWS_ACCESS_KEY_ID", "A"), ("AWS_SECRET_ACCESS_KEY", "S")]),
+            Some(home.path()),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), trove_domain::ErrorKind::InvalidInput);
+
+        // A profile that only names a credential source Trove does not run.
+        let err = S3Config::from_sources("b", "", vars(&[("AWS_PROFILE", "sso")]), Some(home.path())).unwrap_err();
+        assert!(err.message().contains("sso_session") && err.message().contains("'sso'"), "{}", err.message());
+        // ... is fine when the environment has the keys.
+        let cfg = S3Config::from_sources(
+            "b",
+            "",
+            vars(&[("AWS_PROFILE", "sso"), ("AWS_ACCESS_KEY_ID", "A"), ("AWS_SECRET_ACCESS_KEY", "S")]),
+            Some(home.path()),
+        )
+        .unwrap();
+        assert_eq!(cfg.access_key_id.as_deref(), Some("A"));
+
+        // No home directory and no file variables: the message says so.
+        let err = S3Config::from_sources("b", "", vars(&[("AWS_PROFILE", "dev")]), None).unwrap_err();
+        assert!(err.message().contains("no home directory"), "{}", err.message());
     }
 
     #[test]

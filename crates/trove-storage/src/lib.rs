@@ -5,15 +5,16 @@
 //! GCS; [`open_root`] resolves a root URI (`/path`, `file://`, `s3://`, `gs://`, `memory://`)
 //! at the one edge where schemes are interpreted.
 //!
-//! Cross-cutting concerns are layers, not per-backend code: cloud operators carry OpenDAL's
-//! timeout and retry layers, and [`FaultInjection`] wraps any store to make chosen calls fail
-//! (for tests).
+//! Cross-cutting concerns are layers, not per-backend code: every operator carries OpenDAL's
+//! tracing layer, cloud operators its timeout and retry layers, and [`FaultInjection`] wraps
+//! any store to make chosen calls fail (for tests).
 //!
 //! Architecture invariant: no OpenDAL type appears in a public signature; errors are mapped to
 //! [`trove_domain::Error`] in `error.rs`. Every store passes `trove-testkit`'s object-store
 //! conformance suite (`tests/conformance.rs`).
 #![deny(missing_docs)]
 
+mod aws_profile;
 mod config;
 mod error;
 mod fault;

@@ -25,7 +25,7 @@ pub fn open_root(uri: &str) -> Result<Arc<dyn ObjectStore>> {
         OpendalStore::fs(Path::new(uri))?
     } else if let Some(rest) = uri.strip_prefix("s3://") {
         let (bucket, prefix) = split_bucket(uri, rest)?;
-        OpendalStore::s3(S3Config::from_env(bucket, prefix))?
+        OpendalStore::s3(S3Config::from_env(bucket, prefix)?)?
     } else if let Some(rest) = uri.strip_prefix("gs://") {
         let (bucket, prefix) = split_bucket(uri, rest)?;
         OpendalStore::gcs(GcsConfig::from_env(bucket, prefix))?

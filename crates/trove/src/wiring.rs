@@ -66,7 +66,7 @@ pub(crate) async fn open_location(loc: &trove_domain::StorageLocation) -> Result
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     if let Some(rest) = loc.root.strip_prefix("s3://") {
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        let mut cfg = trove_storage::S3Config::from_env(bucket, prefix);
+        let mut cfg = trove_storage::S3Config::from_env(bucket, prefix)?;
         if cfg.endpoint.is_none() {
             cfg.endpoint = setting("endpoint");
         }
