@@ -12,6 +12,12 @@
 //! after every step the catalog and the storage listing are compared with the model and checked
 //! against the invariants of spec 1 section 4 and the default views of section 5.
 //!
+//! Modelled as the façade does it (the spec is silent): a replace is refused before it compares
+//! content (a new suffix whose path is taken: `PathOccupied`; whose key another family uses, on
+//! any branch: `InvalidInput`), so identical content with a new suffix is `Unchanged` only when
+//! the rename would be allowed; `empty_trash` with a collection member in the trash fails as a
+//! whole with `Protected`.
+//!
 //! `PROPTEST_CASES` raises the number of cases (a soak run); without it each backend runs a
 //! bounded number so the file takes a minute or two. Failures shrink to a minimal sequence and
 //! are saved in `state_machine.proptest-regressions` (commit those), replayed first on every run.
@@ -198,7 +204,7 @@ impl Stats {
     }
 
     fn count(&self, model: &Model, op: &Op, expect: &Expect) {
-        let op = match op {
+        let kind = match op {
             Op::Save(_) => "save",
             Op::Delete(_) => "delete",
             Op::Trash(_) => "trash",
@@ -219,7 +225,14 @@ impl Stats {
             Op::RestoreCollections(_) => "collection restore",
             Op::DeleteCollectionsPermanently(_) => "collection purge",
         };
-        *self.ops.lock().unwrap().entry(op).or_default() += 1;
+        let mut ops = self.ops.lock().unwrap();
+        *ops.entry(kind).or_default() += 1;
+        if let Op::Replace { slot, .. } = op
+            && model.record(*slot).is_some_and(|r| r.exists() && r.branch != Some(BranchId::MAIN))
+        {
+            *ops.entry("replace(of those: trashed or archived)").or_default() += 1;
+        }
+        drop(ops);
         let answer = match expect {
             Expect::Saved(SaveExpect::Created { .. }) => "created".to_owned(),
             Expect::Saved(SaveExpect::NewVersion { .. }) => "new_version".to_owned(),
@@ -254,7 +267,7 @@ impl Stats {
             Expect::CollectionsPurged(_) => "deleted".to_owned(),
             Expect::Failed(k) => format!("error {k}"),
         };
-        *self.outcomes.lock().unwrap().entry(format!("{op} -> {answer}")).or_default() += 1;
+        *self.outcomes.lock().unwrap().entry(format!("{kind} -> {answer}")).or_default() += 1;
     }
 }
 
