@@ -1,7 +1,9 @@
 //! The add / replace / cache / delete walk-through as one table: every way of creating an
 //! artifact (auto key, real key, virtual key, from memory, in place with a virtual key, a
 //! folder) on SQLite + local disk and PostgreSQL + S3 (garage). Storage is checked through the
-//! object-store port, so the same assertions hold wherever the bytes live.
+//! object-store port, so the same assertions hold wherever the bytes live. In place on S3, the
+//! object is put into the bucket through the test's own store handle and registered by its URI
+//! ([`trove::Trove::register`]); the replace, cache and delete checks are the same.
 
 use std::path::{Path, PathBuf};
 
@@ -86,6 +88,14 @@ const CASES: &[Case] = &[
     },
 ];
 
+/// How the add step creates the artifact.
+enum Add {
+    /// `Trove::save` of a path or bytes.
+    Save(Source),
+    /// `Trove::register` of an object already in storage, by its full URI.
+    Register(String),
+}
+
 const OLD: &str = "sepal_length,species\n5.1,setosa\n";
 const NEW: &str = "5.1 setosa\n6.3 virginica\n";
 
@@ -146,28 +156,31 @@ async fn add_replace_cache_delete_on_every_backend() {
             let inputs = tempfile::tempdir().unwrap();
             let folder = case.how == How::Folder;
 
-            // add
-            let (source, old_content): (Source, Vec<(String, String)>) = match case.how {
+            // add: most cases save a source; an object already in cloud storage is registered
+            // in place by its URI (on local disk, saving its path is the same registration)
+            let (add, old_content): (Add, Vec<(String, String)>) = match case.how {
                 How::Folder => {
                     let d = inputs.path().join(case.name);
                     write_folder(&d, &[("a.txt", "a1"), ("sub/b.txt", "b1")]);
-                    (d.into(), vec![("a.txt".into(), "a1".into()), ("sub/b.txt".into(), "b1".into())])
+                    (Add::Save(d.into()), vec![("a.txt".into(), "a1".into()), ("sub/b.txt".into(), "b1".into())])
                 }
-                How::FromMemory => (OLD.as_bytes().to_vec().into(), vec![(String::new(), OLD.into())]),
-                How::InPlaceVirtual => {
-                    let Some(root) = &local_root else {
-                        eprintln!("{ctx}: skipped: registering in place needs a local storage root");
-                        continue;
-                    };
-                    let p = root.join(case.name);
-                    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-                    std::fs::write(&p, OLD).unwrap();
-                    (p.into(), vec![(String::new(), OLD.into())])
-                }
+                How::FromMemory => (Add::Save(OLD.as_bytes().to_vec().into()), vec![(String::new(), OLD.into())]),
+                How::InPlaceVirtual => match &local_root {
+                    Some(root) => {
+                        let p = root.join(case.name);
+                        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                        std::fs::write(&p, OLD).unwrap();
+                        (Add::Save(p.into()), vec![(String::new(), OLD.into())])
+                    }
+                    None => {
+                        store.put(case.name, bytes::Bytes::from_static(OLD.as_bytes())).await.unwrap();
+                        (Add::Register(format!("{}/{}", store.root(), case.name)), vec![(String::new(), OLD.into())])
+                    }
+                },
                 _ => {
                     let p = inputs.path().join(case.name);
                     std::fs::write(&p, OLD).unwrap();
-                    (p.into(), vec![(String::new(), OLD.into())])
+                    (Add::Save(p.into()), vec![(String::new(), OLD.into())])
                 }
             };
             let mut opts = match case.key {
@@ -177,7 +190,10 @@ async fn add_replace_cache_delete_on_every_backend() {
             if case.how == How::RealKey {
                 opts = opts.real_key();
             }
-            let a = t.save(source, opts).await.unwrap();
+            let a = match add {
+                Add::Save(source) => t.save(source, opts).await.unwrap(),
+                Add::Register(uri) => t.register(&uri, opts).await.unwrap(),
+            };
             assert_eq!(a.name(), "created", "{ctx}");
             let a = a.into_artifact();
             let expected_key = match case.how {
