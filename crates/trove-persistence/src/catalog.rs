@@ -13,7 +13,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, Select, SelectTwo, Set, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
-use trove_domain::lifecycle::{Transition, transition};
+use trove_domain::lifecycle::{RecordState, Transition, transition};
 use trove_domain::ports::{Clock, SystemClock};
 use trove_domain::{
     Artifact, ArtifactQuery, ArtifactUpdate, BranchId, BranchSelection, Error, ErrorKind, HashType, Instance,
@@ -474,6 +474,37 @@ fn stems_of<'a>(uids: impl IntoIterator<Item = &'a Uid>) -> BTreeSet<String> {
     uids.into_iter().map(|u| u.stem().as_str().to_owned()).collect()
 }
 
+/// A batch planned against the lifecycle table: each record's transition, in input order, and
+/// the records that move, grouped by `(from, to)` branch for one set-based UPDATE per group.
+pub(crate) type MovePlan<K> = (Vec<(K, Transition)>, BTreeMap<(i64, i64), Vec<K>>);
+
+/// Validate a batch of soft-deletable records (artifacts, collections, labels) against
+/// [`transition`]: one missing or invalid record fails the whole batch before anything
+/// changes. `state_of` gives a record's state and its name for messages (or the not-found
+/// error); `purge_hint` ends the error for an operation that is not a branch move.
+pub(crate) fn plan_moves<K: Clone + Ord>(
+    keys: &[K],
+    op: Operation,
+    purge_hint: &str,
+    mut state_of: impl FnMut(&K) -> Result<(RecordState, String)>,
+) -> Result<MovePlan<K>> {
+    let mut plan = Vec::with_capacity(keys.len());
+    let mut groups: BTreeMap<(i64, i64), Vec<K>> = BTreeMap::new();
+    for k in keys {
+        let (state, label) = state_of(k)?;
+        let t = transition(state, op, &label)?;
+        match t {
+            Transition::Move { from, to } => groups.entry((from.0, to.0)).or_default().push(k.clone()),
+            Transition::Purge => {
+                return Err(Error::invalid_input(format!("{op} is not a branch move: {purge_hint}")));
+            }
+            Transition::NoOp { .. } => {}
+        }
+        plan.push((k.clone(), t));
+    }
+    Ok((plan, groups))
+}
+
 fn missing(uid: &Uid) -> Error {
     Error::not_found(format!(
         "artifact {uid} does not exist (it may have been deleted permanently); nothing was changed"
@@ -723,22 +754,10 @@ impl trove_domain::ports::Catalog for SeaCatalog {
         let before = fetch_by_uids(&txn, &uids, false).await?;
 
         // Validate every record first: one invalid record and nothing changes.
-        let mut plan: Vec<(Uid, Transition)> = Vec::with_capacity(uids.len());
-        let mut groups: BTreeMap<(i64, i64), Vec<Uid>> = BTreeMap::new();
-        for uid in &uids {
+        let (plan, groups) = plan_moves(&uids, op, "delete permanently with begin_purge/finish_purge", |uid| {
             let a = before.get(uid).ok_or_else(|| missing(uid))?;
-            let t = transition(a.state(), op, &a.label())?;
-            match t {
-                Transition::Move { from, to } => groups.entry((from.0, to.0)).or_default().push(uid.clone()),
-                Transition::Purge => {
-                    return Err(Error::invalid_input(format!(
-                        "{op} is not a branch move: delete permanently with begin_purge/finish_purge"
-                    )));
-                }
-                Transition::NoOp { .. } => {}
-            }
-            plan.push((uid.clone(), t));
-        }
+            Ok((a.state(), a.label()))
+        })?;
 
         // One UPDATE per (from, to) group and 500 uids; the expected-current-branch precondition
         // makes a concurrent move show up as a row-count mismatch.

@@ -677,22 +677,10 @@ impl SeaCatalog {
         let txn = self.begin_write().await?;
         self.lock(&txn, uids.iter().map(|u| cstem_lock(&u.stem()))).await?;
         let before = collections_by_uid(&txn, &uids).await?;
-        let mut plan: Vec<(Uid, Transition)> = Vec::with_capacity(uids.len());
-        let mut groups: BTreeMap<(i64, i64), Vec<Uid>> = BTreeMap::new();
-        for uid in &uids {
+        let (plan, groups) = plan_moves(&uids, op, "delete collections permanently with purge_collections", |uid| {
             let c = before.get(uid).ok_or_else(|| missing_collection(uid))?;
-            let t = transition(c.state(), op, &c.label())?;
-            match t {
-                Transition::Move { from, to } => groups.entry((from.0, to.0)).or_default().push(uid.clone()),
-                Transition::Purge => {
-                    return Err(Error::invalid_input(format!(
-                        "{op} is not a branch move: delete collections permanently with purge_collections"
-                    )));
-                }
-                Transition::NoOp { .. } => {}
-            }
-            plan.push((uid.clone(), t));
-        }
+            Ok((c.state(), c.label()))
+        })?;
         let now = self.clock.now();
         let mut moved: Vec<&Uid> = Vec::new();
         for ((from, to), group) in &groups {
@@ -950,22 +938,10 @@ impl SeaCatalog {
         let txn = self.begin_write().await?;
         self.lock(&txn, names.iter().map(|n| label_lock(n))).await?;
         let before = labels_by_name(&txn, &names).await?;
-        let mut plan: Vec<(String, Transition)> = Vec::with_capacity(names.len());
-        let mut groups: BTreeMap<(i64, i64), Vec<String>> = BTreeMap::new();
-        for name in &names {
+        let (plan, groups) = plan_moves(&names, op, "delete labels permanently with purge_labels", |name| {
             let l = before.get(name).ok_or_else(|| missing_label(name))?;
-            let t = transition(l.state(), op, &l.label())?;
-            match t {
-                Transition::Move { from, to } => groups.entry((from.0, to.0)).or_default().push(name.clone()),
-                Transition::Purge => {
-                    return Err(Error::invalid_input(format!(
-                        "{op} is not a branch move: delete labels permanently with purge_labels"
-                    )));
-                }
-                Transition::NoOp { .. } => {}
-            }
-            plan.push((name.clone(), t));
-        }
+            Ok((l.state(), l.label()))
+        })?;
         let now = self.clock.now();
         for ((from, to), group) in &groups {
             let trashed_from = (*to == BranchId::TRASH.0).then_some(*from);
