@@ -499,7 +499,7 @@ impl Trove {
         // Only now that the save will create a row: a real key's path must be free (or hold an
         // older version of this family). De-duplication and restore-from-trash come first.
         if plan.real {
-            self.check_real_key_free(store, plan.key.as_ref().expect("real keys have a key"), head.as_ref()).await?;
+            self.check_real_key_free(store, plan.key.as_ref().expect("real keys have a key"), &uid).await?;
         }
         let managed_key = written.key.clone();
         let new = NewArtifact {
@@ -533,7 +533,7 @@ impl Trove {
     }
 
     /// Refuse a real key whose path holds bytes that no version of this family owns.
-    async fn check_real_key_free(&self, store: &Store, key: &Key, head: Option<&Artifact>) -> Result<()> {
+    async fn check_real_key_free(&self, store: &Store, key: &Key, uid: &Uid) -> Result<()> {
         let occupied = if let Some(local) = store.store.local_path(key.as_str()) {
             tokio::fs::symlink_metadata(&local).await.is_ok()
         } else {
@@ -542,10 +542,27 @@ impl Trove {
         if !occupied {
             return Ok(());
         }
-        let owner = self.real_key_occupant(store, key).await?;
-        match (owner, head) {
-            (Some(o), Some(h)) if o.stem() == h.stem() => Ok(()),
-            (Some(o), _) => Err(Error::new(
+        // The path's owner, from one snapshot of the key's rows: the record whose bytes are
+        // there, or the one whose placement is moving its bytes there right now (the previous
+        // occupant may already point at its managed copy).
+        let rows = self.rows_with_key(store, key).await?;
+        let owner = rows.iter().find(|a| a.storage_key() == key.as_str()).or_else(|| {
+            rows.iter().find(|a| {
+                matches!(&a.pending, Some(Pending::PlacingRealKey { target, .. })
+                    if target.as_deref().is_none_or(|t| t == key.as_str()))
+            })
+        });
+        match owner {
+            Some(o) if o.stem() == uid.stem() => Ok(()),
+            // The key's family, created by a concurrent writer after this save chose a new
+            // family: a lost race, retried as that family's next version.
+            Some(o) if rows.iter().any(|a| a.is_latest && a.branch != BranchId::TRASH && a.stem() == o.stem()) => {
+                Err(Error::new(
+                    ErrorKind::StaleRevises,
+                    format!("key '{key}' now belongs to family {}: save again to add a version to it", o.stem()),
+                ))
+            }
+            Some(o) => Err(Error::new(
                 ErrorKind::PathOccupied,
                 format!(
                     "{} already holds the bytes of {}: choose another key, or save without --real-key",
@@ -553,7 +570,7 @@ impl Trove {
                     o.label()
                 ),
             )),
-            (None, _) => Err(Error::new(
+            None => Err(Error::new(
                 ErrorKind::PathOccupied,
                 format!(
                     "a file already exists at {} and belongs to no artifact: register it in place, or choose another key",
@@ -563,10 +580,9 @@ impl Trove {
         }
     }
 
-    /// The record whose bytes sit at a real key's path, if any.
-    async fn real_key_occupant(&self, store: &Store, key: &Key) -> Result<Option<Artifact>> {
-        let rows = self
-            .catalog()
+    /// Every record (any branch, pending ones included) with this key in this location.
+    async fn rows_with_key(&self, store: &Store, key: &Key) -> Result<Vec<Artifact>> {
+        self.catalog()
             .artifacts(&ArtifactQuery {
                 branch: BranchSelection::All,
                 key: Some(key.as_str().to_owned()),
@@ -574,8 +590,12 @@ impl Trove {
                 include_pending: true,
                 ..ArtifactQuery::default()
             })
-            .await?;
-        Ok(rows.into_iter().find(|a| a.storage_key() == key.as_str()))
+            .await
+    }
+
+    /// The record whose bytes sit at a real key's path, if any.
+    async fn real_key_occupant(&self, store: &Store, key: &Key) -> Result<Option<Artifact>> {
+        Ok(self.rows_with_key(store, key).await?.into_iter().find(|a| a.storage_key() == key.as_str()))
     }
 
     /// Move a freshly saved real-key artifact's bytes from the managed area to its key. The
