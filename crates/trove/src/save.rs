@@ -488,8 +488,19 @@ impl Trove {
                     )
                     .await?;
                 if let Some(t) = trashed.last() {
-                    let moved =
-                        catalog.apply_transition(std::slice::from_ref(&t.uid), Operation::SaveIdentical).await?;
+                    let moved = catalog
+                        .apply_transition(std::slice::from_ref(&t.uid), Operation::SaveIdentical)
+                        .await
+                        .map_err(|e| match e.kind() {
+                            // Purged (or restored) by another process since the lookup: a lost
+                            // race, so the save is retried and decides again.
+                            ErrorKind::NotFound | ErrorKind::InvalidTransition => Error::conflict(format!(
+                                "{} changed while this save restored it from the trash: {}",
+                                t.label(),
+                                e.message()
+                            )),
+                            _ => e,
+                        })?;
                     local::remove_written(store.store.as_ref(), written).await?;
                     let artifact = moved.into_iter().next().map(|m| m.artifact).unwrap_or_else(|| t.clone());
                     return Ok(SaveOutcome::RestoredFromTrash { artifact });
