@@ -71,6 +71,31 @@ pub fn redact_url(location: &str) -> String {
     out
 }
 
+/// `text` with every URL in it passed through [`redact_url`]: words (runs of characters other
+/// than whitespace and quotes) that contain `://`, for messages that quote arbitrary input back.
+pub fn redact_urls_in(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if word.contains("://") {
+            out.push_str(&redact_url(word));
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_whitespace() || matches!(c, '\'' | '"' | '`') {
+            flush(&mut word, &mut out);
+            out.push(c);
+        } else {
+            word.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
 /// The index of the `:` ending a URL scheme (`ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`),
 /// if `s` starts with one of at least two characters (so `C:\dir` is a path, not a URL).
 fn scheme_end(s: &str) -> Option<usize> {
@@ -171,6 +196,16 @@ mod tests {
         for (input, want) in table {
             assert_eq!(&redact_url(input), want, "redact_url({input:?})");
         }
+    }
+
+    #[test]
+    fn urls_inside_text() {
+        assert_eq!(
+            redact_urls_in("error: unexpected argument 'postgresql://u:pw@h/db' found\n  at x"),
+            "error: unexpected argument 'postgresql://u:***@h/db' found\n  at x"
+        );
+        assert_eq!(redact_urls_in("a \"s3://b/p?token=t\" b"), "a \"s3://b/p?token=***\" b");
+        assert_eq!(redact_urls_in("plain: text?password=x"), "plain: text?password=x", "no URL, no change");
     }
 
     #[test]

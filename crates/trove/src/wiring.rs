@@ -8,6 +8,7 @@ use bytes::Bytes;
 use trove_domain::ids::random_base62;
 use trove_domain::key::MANAGED_DIR;
 use trove_domain::ports::{Catalog, Clock, ObjectStore, SystemClock};
+use trove_domain::secret::redact_url;
 use trove_domain::{Error, ErrorKind, InstanceInit, NewStorage, Result};
 
 use crate::{EMBEDDED_DB, InitOptions, STORAGE_MARKER, StorageMarker, Trove, normalize_root};
@@ -42,9 +43,10 @@ pub(crate) fn region_of(root: &str) -> Option<String> {
 
 /// Non-secret settings recorded with a new cloud location, so it reopens against the same
 /// server: the S3 endpoint (`AWS_ENDPOINT_URL`) or GCS emulator host (`STORAGE_EMULATOR_HOST`).
-/// Never credentials: those always come from the environment.
+/// Never credentials: those always come from the environment, so an endpoint that carries
+/// some (`http://user:pw@host`) is not recorded.
 pub(crate) fn location_settings(root: &str) -> serde_json::Value {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty() && redact_url(v) == *v);
     let mut m = serde_json::Map::new();
     if root.starts_with("s3://")
         && let Some(e) = var("AWS_ENDPOINT_URL")
@@ -143,6 +145,7 @@ pub(crate) async fn init(
         let root = opts.storage.trim_end_matches('/').to_owned();
         return init_resolved(opts, root, None, store?, injected_catalog, clock, plugins).await;
     }
+    let mut created = None;
     let (root, local_root) = if is_cloud(&opts.storage) {
         (opts.storage.trim_end_matches('/').to_owned(), None)
     } else {
@@ -153,12 +156,36 @@ pub(crate) async fn init(
                 p.display()
             )));
         }
+        created = outermost_missing(&p.join(MANAGED_DIR));
         std::fs::create_dir_all(p.join(MANAGED_DIR))
             .map_err(|e| Error::io(format!("cannot create {}", p.display()), e))?;
         (p.to_string_lossy().into_owned(), Some(p))
     };
-    let store = open_store(&root).await?;
-    init_resolved(opts, root, local_root, store, injected_catalog, clock, plugins).await
+    let result = match open_store(&root).await {
+        Ok(store) => init_resolved(opts, root, local_root, store, injected_catalog, clock, plugins).await,
+        Err(e) => Err(e),
+    };
+    // A failed init (a catalog that cannot be reached, a refused password...) leaves no trace:
+    // the folders it created go (with anything written into them); folders that existed stay.
+    if result.is_err()
+        && let Some(dir) = created
+    {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    result
+}
+
+/// The outermost folder on the way to `path` that does not exist yet: what creating `path`
+/// adds, and what a failed init removes.
+fn outermost_missing(path: &Path) -> Option<PathBuf> {
+    let mut missing = None;
+    for dir in path.ancestors() {
+        if dir.symlink_metadata().is_ok() {
+            break;
+        }
+        missing = Some(dir.to_path_buf());
+    }
+    missing
 }
 
 async fn init_resolved(
@@ -210,10 +237,10 @@ async fn init_resolved(
             format!(
                 "the catalog at {} already holds instance '{}' ({}), which does not use {root}: open it with \
                  `--instance {}`, or register the root with `trove storage add`",
-                redact(&db_url),
+                redact_url(&db_url),
                 instance.name,
                 instance.uid,
-                location
+                redact_url(&location)
             ),
         ));
     }
@@ -248,7 +275,7 @@ async fn init_resolved(
         created_at: now,
     };
     catalog.init_instance(&init).await?;
-    let marker = StorageMarker { storage_uid, instance_uid, catalog: Some(redact(&db_url)) };
+    let marker = StorageMarker { storage_uid, instance_uid, catalog: Some(redact_url(&db_url)) };
     store.put(&marker_key, Bytes::from(serde_json::to_vec_pretty(&marker).expect("marker serialises"))).await?;
     open_with(catalog, store, opts.user, location, plugins).await
 }
@@ -266,18 +293,4 @@ async fn open_with(
         b = b.user(u);
     }
     b.open().await
-}
-
-/// A catalog URL without its password, for messages and markers.
-pub(crate) fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.find(':') {
-                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
 }
