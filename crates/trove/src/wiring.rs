@@ -113,7 +113,13 @@ pub(crate) fn catalog_url_for(location: &str) -> Result<String> {
     if is_url(location) {
         return Ok(location.to_owned());
     }
-    let root = normalize_root(Path::new(location))?;
+    if location.contains("://") && !location.starts_with("file://") {
+        return Err(Error::invalid_input(format!(
+            "unsupported instance URL '{}': give a root folder, sqlite://PATH or postgresql://USER@HOST/DB",
+            redact_url(location)
+        )));
+    }
+    let root = normalize_root(Path::new(location.strip_prefix("file://").unwrap_or(location)))?;
     let db = embedded_db_path(&root);
     if !db.is_file() {
         return Err(Error::new(
@@ -232,15 +238,16 @@ async fn init_resolved(
                 ),
             ));
         }
+        let shown = redact_url(&location);
+        // A redacted URL is no command to copy: name the flag instead.
+        let open_it =
+            if shown == location { format!("`--instance {location}`") } else { "`--instance` and this URL".to_owned() };
         return Err(Error::new(
             ErrorKind::Instance,
             format!(
-                "the catalog at {} already holds instance '{}' ({}), which does not use {root}: open it with \
-                 `--instance {}`, or register the root with `trove storage add`",
-                redact_url(&db_url),
-                instance.name,
-                instance.uid,
-                redact_url(&location)
+                "the catalog at {shown} already holds instance '{}' ({}), which does not use {root}: open it with \
+                 {open_it}, or register the root with `trove storage add`",
+                instance.name, instance.uid,
             ),
         ));
     }
