@@ -242,11 +242,11 @@ async fn pgpassword_and_pgpass_files_supply_the_password() {
     let wrong = "0123456789abcdef0123456789abcdef";
     let err = sh.fails(secret, &["ls"], &[("PGPASSWORD", wrong)], 1);
     assert_hidden(wrong, &err, "the error");
-    assert!(err.contains("PGPASSWORD") && err.contains("refused"), "{err}");
+    assert!(err.contains("refused the password from PGPASSWORD"), "{err}");
     let wrong_url = url.replace(&format!("{}@", pw.user), &format!("{}:{wrong}@", pw.user));
     let err = sh.fails(secret, &["--instance", &wrong_url, "ls"], &[], 1);
     assert_hidden(wrong, &err, "the error");
-    assert!(err.contains("the password in the URL"), "{err}");
+    assert!(err.contains("refused the password given in the URL"), "{err}");
 
     // PGPASSFILE, mode 0600.
     let pgpass = sh.path("pgpass");

@@ -84,17 +84,18 @@ pub(crate) fn connect_error(shown: &str, password_in_url: bool, err: DbErr) -> E
         return db(format_args!("connect to the catalog at '{shown}'"), err);
     }
     let pgpassword = std::env::var_os("PGPASSWORD").is_some_and(|v| !v.is_empty());
-    let tried = if password_in_url {
-        "the password in the URL"
+    let refused = if password_in_url {
+        "PostgreSQL refused the password given in the URL"
     } else if pgpassword {
-        "the password in PGPASSWORD"
+        "PostgreSQL refused the password from PGPASSWORD"
     } else {
-        "no password in the URL or PGPASSWORD, so the pgpass file's, if a line matched"
+        "PostgreSQL wants a password and none was accepted (the URL and PGPASSWORD give none; a pgpass \
+         file had no matching line, or a wrong one)"
     };
     let mut message = format!(
-        "connect to the catalog at '{shown}': PostgreSQL refused {tried} ({err}): give the right password with \
-         PGPASSWORD, a line HOST:PORT:DATABASE:USER:PASSWORD in ~/.pgpass (or in the file PGPASSFILE names; \
-         mode 0600), or in the URL (postgresql://USER:PASSWORD@HOST/DATABASE)"
+        "connect to the catalog at '{shown}': {refused} ({err}): give the right password with PGPASSWORD, a \
+         line HOST:PORT:DATABASE:USER:PASSWORD in ~/.pgpass (or in the file PGPASSFILE names; mode 0600), or \
+         in the URL (postgresql://USER:PASSWORD@HOST/DATABASE)"
     );
     if !password_in_url && !pgpassword {
         for note in ignored_pgpass_files() {
