@@ -151,7 +151,8 @@ pub(crate) async fn init(
         let root = opts.storage.trim_end_matches('/').to_owned();
         return init_resolved(opts, root, None, store?, injected_catalog, clock, plugins).await;
     }
-    let mut created = None;
+    // What this init creates: its managed folder, and the outermost folder that was missing.
+    let mut created: Option<(PathBuf, PathBuf)> = None;
     let (root, local_root) = if is_cloud(&opts.storage) {
         (opts.storage.trim_end_matches('/').to_owned(), None)
     } else {
@@ -162,7 +163,7 @@ pub(crate) async fn init(
                 p.display()
             )));
         }
-        created = outermost_missing(&p.join(MANAGED_DIR));
+        created = outermost_missing(&p.join(MANAGED_DIR)).map(|outer| (p.join(MANAGED_DIR), outer));
         std::fs::create_dir_all(p.join(MANAGED_DIR))
             .map_err(|e| Error::io(format!("cannot create {}", p.display()), e))?;
         (p.to_string_lossy().into_owned(), Some(p))
@@ -172,17 +173,22 @@ pub(crate) async fn init(
         Err(e) => Err(e),
     };
     // A failed init (a catalog that cannot be reached, a refused password...) leaves no trace:
-    // the folders it created go (with anything written into them); folders that existed stay.
+    // the folders it created go, innermost first, while empty. Never recursively: a concurrent
+    // init of the same new folder may have put its instance there, which must stay.
     if result.is_err()
-        && let Some(dir) = created
+        && let Some((managed, outermost)) = created
     {
-        let _ = std::fs::remove_dir_all(dir);
+        for dir in managed.ancestors().take_while(|d| d.starts_with(&outermost)) {
+            if std::fs::remove_dir(dir).is_err() {
+                break;
+            }
+        }
     }
     result
 }
 
 /// The outermost folder on the way to `path` that does not exist yet: what creating `path`
-/// adds, and what a failed init removes.
+/// adds, and what a failed init removes if still empty.
 fn outermost_missing(path: &Path) -> Option<PathBuf> {
     let mut missing = None;
     for dir in path.ancestors() {
