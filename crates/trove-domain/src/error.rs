@@ -38,6 +38,9 @@ pub enum ErrorKind {
     Integrity,
     /// The instance does not exist, or exists already where one was to be created.
     Instance,
+    /// A backend refused the credentials given (or found none): a wrong or missing password.
+    /// The message names where credentials come from; it never contains one.
+    Authentication,
     /// The catalog database failed.
     Catalog,
     /// The object store failed.
@@ -64,6 +67,7 @@ impl ErrorKind {
             ErrorKind::Protected => "protected",
             ErrorKind::Integrity => "integrity",
             ErrorKind::Instance => "instance",
+            ErrorKind::Authentication => "authentication",
             ErrorKind::Catalog => "catalog",
             ErrorKind::Storage => "storage",
             ErrorKind::Io => "io",
