@@ -17,7 +17,7 @@ use trove_domain::{Error, Result};
 
 use crate::error::map_io;
 
-const TEMP_PREFIX: &str = ".trove-tmp-";
+use trove_domain::key::TEMP_NAME_PREFIX as TEMP_PREFIX;
 
 /// Whether a listed path is one of this module's temporary files.
 pub(crate) fn is_temp_name(path: &str) -> bool {

@@ -22,7 +22,7 @@ use trove_domain::{Error, Result};
 use crate::config::{GcsConfig, S3Config, normalize_prefix};
 use crate::error::{map_io, map_opendal, unsupported};
 use crate::fs::{self, FsWriter};
-use crate::keys::{check_key, check_prefix};
+use crate::keys::{check_key, check_prefix, check_write_key};
 
 /// Where the bytes are, for paths and messages.
 #[derive(Debug, Clone)]
@@ -307,7 +307,7 @@ impl ObjectStore for OpendalStore {
     }
 
     async fn writer(&self, key: &str) -> Result<Box<dyn ObjectWriter>> {
-        check_key(key)?;
+        check_write_key(key)?;
         if let Some(root) = self.fs_root() {
             return Ok(Box::new(FsWriter::create(root, key).await?));
         }
@@ -422,7 +422,7 @@ impl ObjectStore for OpendalStore {
 
     async fn copy(&self, from: &str, to: &str) -> Result<()> {
         check_key(from)?;
-        check_key(to)?;
+        check_write_key(to)?;
         if let Some(root) = self.fs_root() {
             return fs::copy(root, from, to).await;
         }
@@ -438,7 +438,7 @@ impl ObjectStore for OpendalStore {
 
     async fn rename(&self, from: &str, to: &str) -> Result<()> {
         check_key(from)?;
-        check_key(to)?;
+        check_write_key(to)?;
         match self.fs_root() {
             Some(root) => fs::rename(root, from, to).await,
             None => Err(unsupported("rename", &self.root, "there is no atomic rename here; copy then delete")),
