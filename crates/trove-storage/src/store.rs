@@ -366,20 +366,32 @@ impl ObjectStore for OpendalStore {
             Some(i) => &prefix[..=i],
             None => "",
         };
+        if let Some(root) = self.fs_root() {
+            let files = fs::list_files(root, dir).await.map_err(|e| map_io(e, "list", prefix, root))?;
+            let mut out: Vec<ObjectMeta> = files
+                .into_iter()
+                .filter(|f| f.key.starts_with(prefix))
+                .map(|f| ObjectMeta {
+                    key: f.key,
+                    size: f.size,
+                    etag: None,
+                    content_md5: None,
+                    last_modified: Some(DateTime::<Utc>::from(f.modified)),
+                })
+                .collect();
+            out.sort_by(|a, b| a.key.cmp(&b.key));
+            return Ok(out);
+        }
         let entries = match self.op.list_with(dir).recursive(true).await {
             Ok(entries) => entries,
             Err(e) if e.kind() == opendal::ErrorKind::NotFound => Vec::new(),
             Err(e) if e.kind() == opendal::ErrorKind::NotADirectory => Vec::new(),
             Err(e) => return Err(self.err(e, "list", prefix)),
         };
-        let is_fs = self.fs_root().is_some();
         let mut out = Vec::new();
         for entry in entries {
             let (path, meta) = entry.into_parts();
             if path.ends_with('/') || meta.is_dir() || !path.starts_with(prefix) {
-                continue;
-            }
-            if is_fs && fs::is_temp_name(&path) {
                 continue;
             }
             out.push(self.to_meta(path, &meta));

@@ -89,8 +89,13 @@ pub async fn instances_wrapped(
     let root = dir.path().join("data");
     Trove::builder().user("tester").init(InitOptions::local(&root)).await.unwrap();
     let store: Arc<dyn ObjectStore> = trove::open_store(root.to_str().unwrap()).await.unwrap();
-    let trove =
-        Trove::builder().store(wrap(store.clone())).user("tester").location(root.to_str().unwrap()).open().await.unwrap();
+    let trove = Trove::builder()
+        .store(wrap(store.clone()))
+        .user("tester")
+        .location(root.to_str().unwrap())
+        .open()
+        .await
+        .unwrap();
     out.push(Instance { name: "sqlite+fs", trove, store, _keep: vec![Box::new(dir)] });
     match (b.postgres_db().await, b.s3_bucket().await) {
         (Some(db), Some(bucket)) => {
