@@ -37,6 +37,7 @@ pub mod plugin;
 mod query;
 mod replace;
 mod save;
+mod source;
 mod storage;
 mod wiring;
 

@@ -19,7 +19,7 @@
 use std::path::Path;
 
 use serde::Serialize;
-use trove_domain::key::{MANAGED_DIR, storage_key, suffix_of};
+use trove_domain::key::{MANAGED_DIR, storage_key};
 use trove_domain::ports::ObjectStore;
 use trove_domain::{
     Artifact, ArtifactQuery, ArtifactUpdate, BranchSelection, ContentUpdate, Error, ErrorKind, Key, Pending, Placement,
@@ -357,26 +357,15 @@ impl Trove {
     async fn inspect_source(&self, source: &Source, a: &Artifact) -> Result<(String, bool, Option<u64>)> {
         match source {
             Source::Path(p) => {
-                let meta = tokio::fs::metadata(p).await.map_err(|e| {
-                    if e.kind() == std::io::ErrorKind::NotFound {
-                        Error::new(
-                            ErrorKind::SourceNotFound,
-                            format!(
-                                "no file or folder at {}: check the path to replace {} with",
-                                p.display(),
-                                a.label()
-                            ),
-                        )
-                    } else {
-                        Error::io(format!("cannot read {}", p.display()), e)
-                    }
-                })?;
+                // Refuses special files, links inside folders and bad names before anything is written.
+                let probed = crate::source::probe(p, a.key.as_ref())?;
                 self.check_outside_storages(p)?;
-                let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                Ok((suffix_of(&name), meta.is_dir(), None))
+                Ok((probed.suffix, probed.is_folder, None))
             }
             Source::Bytes { suffix, .. } => {
-                Ok((suffix.as_ref().map(|s| s.to_lowercase()).unwrap_or_else(|| a.suffix.clone()), false, None))
+                let suffix = suffix.as_ref().map(|s| s.to_lowercase()).unwrap_or_else(|| a.suffix.clone());
+                trove_domain::key::check_suffix(&suffix)?;
+                Ok((suffix, false, None))
             }
             #[cfg(feature = "dataframe")]
             Source::DataFrame(batches) => {

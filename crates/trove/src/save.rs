@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use trove_domain::key::{check_key_suffix, managed_storage_key, suffix_of};
+use trove_domain::key::{check_key_suffix, managed_storage_key};
 use trove_domain::{
     Artifact, ArtifactQuery, ArtifactUpdate, BranchId, BranchSelection, ContentHash, Error, ErrorKind, Key,
     NewArtifact, Operation, Pending, Placement, Result, Uid,
@@ -224,20 +224,14 @@ impl Trove {
         let store = self.target_store(opts.storage.as_deref())?;
         let (suffix, is_folder) = match &source {
             Source::Path(p) => {
-                let meta = tokio::fs::metadata(p).await.map_err(|e| {
-                    if e.kind() == std::io::ErrorKind::NotFound {
-                        Error::new(
-                            ErrorKind::SourceNotFound,
-                            format!("no file or folder at {}: check the path", p.display()),
-                        )
-                    } else {
-                        Error::io(format!("cannot read {}", p.display()), e)
-                    }
-                })?;
-                let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                (suffix_of(&name), meta.is_dir())
+                // Refuses special files, links inside folders and bad names before anything is written.
+                let probed = crate::source::probe(p, key.as_ref())?;
+                (probed.suffix, probed.is_folder)
             }
-            Source::Bytes { suffix: Some(s), .. } => (s.to_lowercase(), false),
+            Source::Bytes { suffix: Some(s), .. } => {
+                trove_domain::key::check_suffix(&s.to_lowercase())?;
+                (s.to_lowercase(), false)
+            }
             Source::Bytes { suffix: None, .. } => (key.as_ref().map(Key::suffix).unwrap_or_default(), false),
             #[cfg(feature = "dataframe")]
             Source::DataFrame(_) => (crate::dataframe::PARQUET_SUFFIX.to_owned(), false),
@@ -246,7 +240,7 @@ impl Trove {
             check_key_suffix(k, &suffix)?;
         }
         if let Source::Path(p) = &source
-            && let Some((in_store, rel)) = self.local_location_of(p)?
+            && let Some((in_store, rel)) = self.local_location_of(&crate::source::resolve(p)?)?
         {
             // Already inside a registered location: registered in place, no bytes written.
             return self.register_in_place(in_store, &rel, key, suffix, is_folder, &opts).await;
@@ -675,6 +669,7 @@ impl Trove {
         let rel_key = Key::parse(rel_str).map_err(|e| {
             Error::new(ErrorKind::InvalidKey, format!("cannot register {rel_str} in place: {}", e.message()))
         })?;
+        crate::source::check_in_place(store.store.as_ref(), rel_key.as_str())?;
         let (key, placement) = match key {
             None => (rel_key.clone(), Placement::RealKey),
             Some(k) if k == rel_key => (k, Placement::RealKey),
