@@ -246,12 +246,15 @@ impl Trove {
             for obj in &remote {
                 let rel = &obj.key[key.len() + 1..];
                 let file_dest = join_rel(&dest, rel)?;
-                if let Some(h) = seed_file(s, &source.join(rel), &file_dest, obj).await? {
+                // A folder's files carry no recorded hash of their own: only a file whose exact
+                // MD5 the server reports can be checked, so only those are seeded.
+                let Some(expected) = crate::local::hash_from_meta(obj) else { continue };
+                if let Some(h) = seed_file(s, &source.join(rel), &file_dest, obj, &expected.hash).await? {
                     held.push((rel_of(&root, &file_dest), h));
                 }
             }
         } else if let Some(meta) = s.stat(&key).await?
-            && let Some(h) = seed_file(s, &source, &dest, &meta).await?
+            && let Some(h) = seed_file(s, &source, &dest, &meta, &artifact.hash).await?
         {
             held.push((rel_of(&root, &dest), h));
         }
@@ -424,6 +427,7 @@ async fn seed_file(
     source: &Path,
     dest: &Path,
     remote: &ObjectMeta,
+    expected_hash: &str,
 ) -> Result<Option<Holding>> {
     let Some(t) = remote.last_modified else { return Ok(None) };
     let parent = dest.parent().expect("cache paths have a parent");
@@ -436,8 +440,10 @@ async fn seed_file(
             .open(&tmp)
             .map_err(|e| Error::io(format!("cannot open {}", tmp.display()), e))?;
         let meta = file.metadata().map_err(|e| Error::io(format!("cannot read {}", tmp.display()), e))?;
-        if meta.len() != remote.size {
-            return Err(Error::storage("the source changed while it was saved; not seeding the cache"));
+        // The source may have changed since it was saved: seed only bytes that hash to what
+        // was stored, or the cache would hand back content the artifact never had.
+        if meta.len() != remote.size || hash_local_file(&tmp).await?.hash != expected_hash {
+            return Err(Error::storage("the source changed since it was saved; not seeding the cache"));
         }
         file.set_modified(SystemTime::from(t))
             .map_err(|e| Error::io(format!("cannot set the modification time of {}", tmp.display()), e))?;

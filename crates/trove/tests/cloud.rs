@@ -422,3 +422,52 @@ async fn a_shared_cache_path_never_returns_another_artifacts_bytes() {
         }
     }
 }
+
+/// Changes a file (same size, other bytes) the moment a save commits: after the bytes went to
+/// storage, before the source seeds the cache.
+struct ChangeSourceAfterCommit(std::sync::Mutex<Option<PathBuf>>);
+
+impl trove::plugin::LifecycleObserver for ChangeSourceAfterCommit {
+    fn on_transition(&self, _event: &trove::plugin::LifecycleEvent) {
+        if let Some(p) = self.0.lock().unwrap().take() {
+            let len = std::fs::metadata(&p).unwrap().len() as usize;
+            std::fs::write(&p, "X".repeat(len)).unwrap();
+        }
+    }
+}
+
+/// Seeding the cache from the source after a save copies the source again: if it changed since
+/// its bytes were stored, the cache must not take the new bytes (a later `cache()` would hand
+/// back content the artifact never had).
+#[tokio::test]
+async fn a_source_changed_after_its_save_does_not_seed_the_cache() {
+    let b = backends().await;
+    let (Some(db), Some(bucket)) = (b.postgres_db().await, b.s3_bucket().await) else {
+        eprintln!("skipped: provider {} gives no PostgreSQL/S3", b.provider());
+        return;
+    };
+    let mut cfg = S3Config::new(&bucket.bucket, "seed");
+    cfg.endpoint = Some(bucket.endpoint.clone());
+    cfg.region = bucket.region.clone();
+    cfg.access_key_id = Some(bucket.access_key_id.clone());
+    cfg.secret_access_key = Some(bucket.secret_access_key.clone());
+    let store: Arc<dyn ObjectStore> = Arc::new(OpendalStore::s3(cfg).unwrap());
+    let (cache, inputs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let observer = Arc::new(ChangeSourceAfterCommit(std::sync::Mutex::new(None)));
+    let trove = Trove::builder()
+        .catalog(trove::connect_catalog(&db.url).await.unwrap())
+        .store(store.clone())
+        .observer(observer.clone())
+        .cache_dir(cache.path())
+        .init(InitOptions { db: Some(db.url.clone()), ..InitOptions::local(store.root()) })
+        .await
+        .unwrap();
+    let src = inputs.path().join("iris.csv");
+    std::fs::write(&src, IRIS).unwrap();
+    *observer.0.lock().unwrap() = Some(src.clone());
+    let a = trove.save(src.as_path(), SaveOptions::key("iris.csv")).await.unwrap().into_artifact();
+    assert_ne!(std::fs::read(&src).unwrap(), IRIS.as_bytes(), "the observer changed the source");
+    let cached = trove.cache(&a).await.unwrap();
+    assert_eq!(std::fs::read(&cached).unwrap(), IRIS.as_bytes(), "the cache holds the saved bytes");
+    assert_eq!(hash_bytes(&std::fs::read(&cached).unwrap()).hash, a.hash);
+}

@@ -111,6 +111,11 @@ fn walk_disk(root: &Path, dir: &Path, out: &mut BTreeSet<String>) {
         let ft = e.file_type().unwrap();
         let rel = e.path().strip_prefix(root).unwrap().to_string_lossy().into_owned();
         if ft.is_dir() {
+            // Folders count too: a refused operation leaves no empty folder behind either
+            // (`.trove/staging/` itself is part of the managed area's layout, like `.trove/`).
+            if rel != ".trove/staging" {
+                out.insert(format!("{rel}/"));
+            }
             walk_disk(root, &e.path(), out);
         } else if !is_catalog_file(&rel) {
             out.insert(rel);
