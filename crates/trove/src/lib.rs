@@ -24,6 +24,8 @@
 #![deny(missing_docs)]
 
 mod cache;
+#[cfg(feature = "dataframe")]
+mod codec;
 mod collection;
 #[cfg(feature = "dataframe")]
 mod dataframe;
@@ -60,7 +62,8 @@ pub use outcome::{
 };
 pub use plugin::{Format, LifecycleObserver, StorageScheme};
 pub use replace::{Renamed, ReplaceOutcome};
-pub use save::{SaveOptions, Source};
+pub use save::SaveOptions;
+pub use source::Source;
 pub use trove_domain::lifecycle::{KeepReason, NoOpReason, Transition};
 pub use trove_domain::{
     Artifact, ArtifactQuery, BranchId, BranchSelection, ContentHash, Error, ErrorKind, HashType, Key, Locator, Order,
@@ -410,6 +413,20 @@ impl Trove {
     /// Whether this instance manages (may write and delete bytes in) a storage location.
     pub fn manages(&self, location: &StorageLocation) -> bool {
         location.instance_uid == self.inner.instance.uid
+    }
+
+    /// [`Trove::manages`] as an error naming the managing instance.
+    pub(crate) fn check_manages(&self, location: &StorageLocation) -> Result<()> {
+        if self.manages(location) {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::NotManaged,
+            format!(
+                "storage location {} is managed by instance {}; write to it through that instance",
+                location.root, location.instance_uid
+            ),
+        ))
     }
 
     /// The full path of an artifact's bytes: an absolute local path, or the object URL.
