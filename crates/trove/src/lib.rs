@@ -49,7 +49,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use trove_domain::ports::{Catalog, Clock, ObjectStore, SystemClock};
-use trove_domain::{Instance, StorageId, StorageLocation, User};
+use trove_domain::{Instance, StorageId, StorageLocation, User, UserId};
 
 pub use cache::{CACHE_DIR_ENV, CACHE_MAX_BYTES_ENV, cache_path, default_cache_dir};
 pub use collection::{CollectionOptions, CollectionOutcome, MovedCollection};
@@ -154,10 +154,17 @@ struct Inner {
     instance: Instance,
     stores: HashMap<StorageId, Store>,
     default_storage: StorageId,
-    user: User,
+    user: UserCell,
     clock: Arc<dyn Clock>,
     location: String,
     plugins: plugin::Plugins,
+}
+
+/// The handle recorded as `created_by`, and its catalog row once a write has needed it.
+#[derive(Debug, Clone)]
+struct UserCell {
+    handle: String,
+    row: Arc<tokio::sync::OnceCell<User>>,
 }
 
 /// Composes a [`Trove`] from injected backends (for people who bring their own catalog or
@@ -305,7 +312,9 @@ impl TroveBuilder {
                 "the instance has no storage location: register one with `trove storage add`",
             )
         })?;
-        let user = catalog.ensure_user(&self.user.unwrap_or_else(default_user)).await?;
+        // The user row is created at the first write, not here: opening (and every read) must
+        // never need the catalog's write lock, not even for someone who has never written.
+        let user = UserCell { handle: self.user.unwrap_or_else(default_user), row: Arc::default() };
         Ok(Trove {
             inner: Arc::new(Inner {
                 cache: self.cache,
@@ -369,6 +378,13 @@ impl Trove {
         &self.inner.user.handle
     }
 
+    /// The user's catalog id, recorded as `created_by`: the row is created on first use (a
+    /// write), so that opening an instance and reading never take the write lock.
+    pub(crate) async fn user_id(&self) -> Result<UserId> {
+        let cell = &self.inner.user;
+        Ok(cell.row.get_or_try_init(|| self.inner.catalog.ensure_user(&cell.handle)).await?.id)
+    }
+
     /// Every registered storage location.
     pub fn storages(&self) -> Vec<StorageLocation> {
         let mut v: Vec<_> = self.inner.stores.values().map(|s| s.location.clone()).collect();
@@ -404,10 +420,6 @@ impl Trove {
 
     pub(crate) fn default_store(&self) -> &Store {
         self.store(self.inner.default_storage).expect("default storage is open")
-    }
-
-    pub(crate) fn user_record(&self) -> &User {
-        &self.inner.user
     }
 
     /// Whether this instance manages (may write and delete bytes in) a storage location.

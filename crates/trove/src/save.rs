@@ -431,7 +431,7 @@ impl Trove {
             version_tag: opts.version_tag.clone(),
             storage: store.location.id,
             placement: Placement::Managed,
-            created_by: self.user_record().id,
+            created_by: self.user_id().await?,
             revises: head.as_ref().map(|h| h.uid.clone()),
             strict_revises: opts.revises.is_some(),
             pending: plan.real.then(|| Pending::PlacingRealKey {
@@ -627,7 +627,7 @@ impl Trove {
             version_tag: opts.version_tag.clone(),
             storage: store.location.id,
             placement,
-            created_by: self.user_record().id,
+            created_by: self.user_id().await?,
             revises: head.as_ref().map(|h| h.uid.clone()),
             strict_revises: false,
             pending: None,
