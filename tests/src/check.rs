@@ -1,0 +1,188 @@
+//! The invariants every test ends with, checked through the CLI and, independently, on the
+//! raw storage (issue 9; spec 1 section 4):
+//!
+//! 1. `trove fsck --verify` finds nothing and exits 0, and a finding never exits 0;
+//! 2. every record's bytes exist and hash to its hash (hashed here, not by Trove);
+//! 3. nothing else is in the storage root: no unreferenced object, no temporary file, no
+//!    unfinished multipart upload; only the instance's own files and bytes the user asked
+//!    to keep;
+//! 4. every content that must survive is a record with that exact hash;
+//! 5. `trove gc --dry-run --grace 0s` finds no orphan.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::instance::Instance;
+
+/// What the instance must hold.
+#[derive(Debug, Default, Clone)]
+pub struct Expect {
+    /// Records that must exist, by uid, with the content hash they must have.
+    pub records: BTreeMap<String, String>,
+    /// Keys (relative to the root) that may remain without a record, with the hash their
+    /// bytes must have: bytes a permanent deletion was told to keep.
+    pub kept: BTreeMap<String, String>,
+}
+
+/// What [`verify`] saw.
+#[derive(Debug, Default)]
+pub struct Seen {
+    /// Every record (`ls --branch all --all-versions --json`).
+    pub records: Vec<Value>,
+    /// Every broken invariant, one line each.
+    pub violations: Vec<String>,
+}
+
+impl Seen {
+    /// The record with this uid.
+    pub fn record(&self, uid: &str) -> Option<&Value> {
+        self.records.iter().find(|r| r["uid"] == uid)
+    }
+}
+
+/// A record's field as text.
+pub fn field<'a>(v: &'a Value, name: &str) -> &'a str {
+    v[name].as_str().unwrap_or("")
+}
+
+/// Check every invariant; `actor` runs the commands.
+pub fn verify(inst: &Instance, actor: &str, expect: &Expect) -> Seen {
+    let mut seen = Seen::default();
+    let v = &mut seen.violations;
+
+    // 1. fsck --verify, and its exit code.
+    let fsck = inst.run(actor, &["fsck", "--verify", "--json"]);
+    match serde_json::from_str::<Value>(&fsck.stdout) {
+        Ok(Value::Array(findings)) => {
+            for f in &findings {
+                v.push(format!("fsck --verify: {} {}: {}", field(f, "uid"), field(f, "problem"), field(f, "action")));
+            }
+            if !findings.is_empty() && fsck.ok() {
+                v.push(format!("fsck --verify reported {} finding(s) but exited 0", findings.len()));
+            }
+            if findings.is_empty() && !fsck.ok() {
+                v.push(format!("fsck --verify found nothing but failed: {}", fsck.describe()));
+            }
+        }
+        _ => v.push(format!("fsck --verify printed no findings list: {}", fsck.describe())),
+    }
+
+    // 2. every record's bytes, hashed here.
+    seen.records = match inst.json(actor, &["ls", "--branch", "all", "--all-versions"]) {
+        Ok(Value::Array(records)) => records,
+        Ok(other) => panic!("ls --json printed {other}"),
+        Err(e) => {
+            seen.violations.push(format!("cannot list the records: {e}"));
+            return seen;
+        }
+    };
+    let v = &mut seen.violations;
+    let listing = inst.raw.list();
+    let mut referenced_files = BTreeSet::new();
+    let mut referenced_dirs = Vec::new();
+    for r in &seen.records {
+        let uid = field(r, "uid");
+        let key = field(r, "storage_key");
+        if field(r, "storage") != inst.root {
+            v.push(format!("{uid}: stored in {} outside the instance's root {}", field(r, "storage"), inst.root));
+            continue;
+        }
+        let folder = field(r, "hash_type") == "md5-tree";
+        let got = if folder {
+            referenced_dirs.push(format!("{key}/"));
+            inst.raw.hash_folder(key, &listing)
+        } else {
+            referenced_files.insert(key.to_owned());
+            inst.raw.hash_file(key)
+        };
+        let Some(got) = got else {
+            v.push(format!("{uid} ({}): bytes missing at {}", field(r, "key"), inst.raw.describe(key)));
+            continue;
+        };
+        let want = (field(r, "hash"), r["size"].as_u64(), r["n_files"].as_u64().filter(|_| folder));
+        if (got.hash.as_str(), Some(got.size), got.n_files) != want {
+            v.push(format!(
+                "{uid} ({}): bytes at {} are {} ({} bytes{}), the record says {} ({} bytes{})",
+                field(r, "key"),
+                inst.raw.describe(key),
+                got.hash,
+                got.size,
+                got.n_files.map(|n| format!(", {n} files")).unwrap_or_default(),
+                want.0,
+                want.1.unwrap_or(0),
+                want.2.map(|n| format!(", {n} files")).unwrap_or_default(),
+            ));
+        }
+        if got.hash_type != field(r, "hash_type") {
+            v.push(format!("{uid}: hash type {} recorded, {} computed", field(r, "hash_type"), got.hash_type));
+        }
+    }
+
+    // 3. nothing else in the root.
+    let mut strays = Vec::new();
+    for o in &listing {
+        let referenced = referenced_files.contains(&o.key)
+            || referenced_dirs.iter().any(|d| o.key.starts_with(d.as_str()))
+            || Instance::is_instance_file(&o.key);
+        if referenced {
+            continue;
+        }
+        match expect.kept.get(&o.key) {
+            Some(want) => {
+                let got = inst.raw.hash_file(&o.key).map(|h| h.hash).unwrap_or_default();
+                if &got != want {
+                    v.push(format!("kept {}: hash {got}, expected {want}", inst.raw.describe(&o.key)));
+                }
+            }
+            None => strays.push(format!("{} ({} bytes)", inst.raw.describe(&o.key), o.size)),
+        }
+    }
+    if !strays.is_empty() {
+        let n = strays.len();
+        strays.truncate(8);
+        v.push(format!("{n} stray object(s) that no record references: {}", strays.join(", ")));
+    }
+    for (key, _) in expect.kept.iter().filter(|(k, _)| !listing.iter().any(|o| &o.key == *k)) {
+        v.push(format!("{} was to be kept, but is gone", inst.raw.describe(key)));
+    }
+    if let Some(bucket) = inst.bucket() {
+        let u = bucket.unfinished_uploads();
+        if u.uploads > 0 {
+            v.push(format!(
+                "{} unfinished multipart upload(s) holding {} bytes in {} (invisible to listings and to gc)",
+                u.uploads, u.bytes, bucket.bucket
+            ));
+        }
+    }
+
+    // 4. what must survive.
+    for (uid, hash) in &expect.records {
+        match seen.records.iter().find(|r| field(r, "uid") == uid) {
+            None => v.push(format!("{uid}: committed content (hash {hash}) is gone: no such record")),
+            Some(r) if field(r, "hash") != hash => {
+                v.push(format!("{uid}: the record's hash is {}, the committed content's {hash}", field(r, "hash")))
+            }
+            Some(_) => {}
+        }
+    }
+
+    // 5. gc finds nothing.
+    match inst.json(actor, &["gc", "--dry-run", "--grace", "0s"]) {
+        Ok(report) => {
+            if let Some(orphans) = report["orphans"].as_array().filter(|o| !o.is_empty()) {
+                v.push(format!("gc --dry-run finds {} orphan(s): {orphans:?}", orphans.len()));
+            }
+        }
+        Err(e) => v.push(format!("gc --dry-run failed: {e}")),
+    }
+    seen
+}
+
+/// The content of `uid` as a user gets it (`trove cache UID`: the stored file, or a download
+/// into the actor's cache), hashed here.
+pub fn retrieve(inst: &Instance, actor: &str, uid: &str) -> Result<crate::hash::Hashed, String> {
+    let r = inst.run(actor, &["cache", uid, "--json"]).first()?;
+    let path = std::path::PathBuf::from(field(&r, "cache_path"));
+    crate::hash::of_path(&path).map_err(|e| format!("{uid}: reading {}: {e}", path.display()))
+}
