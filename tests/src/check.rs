@@ -32,6 +32,8 @@ pub struct Seen {
     pub records: Vec<Value>,
     /// Every broken invariant, one line each.
     pub violations: Vec<String>,
+    /// The objects in the storage root that nothing accounts for.
+    pub strays: Vec<crate::raw::RawObject>,
 }
 
 impl Seen {
@@ -120,7 +122,6 @@ pub fn verify(inst: &Instance, actor: &str, expect: &Expect) -> Seen {
     }
 
     // 3. nothing else in the root.
-    let mut strays = Vec::new();
     for o in &listing {
         let referenced = referenced_files.contains(&o.key)
             || referenced_dirs.iter().any(|d| o.key.starts_with(d.as_str()))
@@ -135,13 +136,16 @@ pub fn verify(inst: &Instance, actor: &str, expect: &Expect) -> Seen {
                     v.push(format!("kept {}: hash {got}, expected {want}", inst.raw.describe(&o.key)));
                 }
             }
-            None => strays.push(format!("{} ({} bytes)", inst.raw.describe(&o.key), o.size)),
+            None => seen.strays.push(o.clone()),
         }
     }
-    if !strays.is_empty() {
-        let n = strays.len();
-        strays.truncate(8);
-        v.push(format!("{n} stray object(s) that no record references: {}", strays.join(", ")));
+    // One line per object, so that a caller can tell new leftovers from ones it saw before.
+    const SHOWN: usize = 20;
+    for o in seen.strays.iter().take(SHOWN) {
+        v.push(format!("stray object that no record references: {} ({} bytes)", inst.raw.describe(&o.key), o.size));
+    }
+    if let Some(o) = seen.strays.get(SHOWN) {
+        v.push(format!("{} more stray objects from {}", seen.strays.len() - SHOWN, inst.raw.describe(&o.key)));
     }
     for (key, _) in expect.kept.iter().filter(|(k, _)| !listing.iter().any(|o| &o.key == *k)) {
         v.push(format!("{} was to be kept, but is gone", inst.raw.describe(key)));

@@ -120,6 +120,10 @@ struct Crash<'a> {
     real_versions: Vec<String>,
     purgeable: Vec<Owned>,
     serial: u64,
+    /// Seconds `trove` takes to start and open the instance (the quickest `trove ls`).
+    startup: f64,
+    /// Violations already reported.
+    reported: std::collections::BTreeSet<String>,
 }
 
 const REAL_KEY: &str = "crash/real.bin";
@@ -146,7 +150,17 @@ impl<'a> Crash<'a> {
             real_versions: Vec::new(),
             purgeable: Vec::new(),
             serial: 0,
+            reported: Default::default(),
+            startup: 0.0,
         };
+        c.startup = (0..3)
+            .map(|_| {
+                let t = Instant::now();
+                let r = inst.run("setup", &["ls", "--limit", "1"]);
+                assert!(r.ok(), "{}: {}", inst.name, r.describe());
+                t.elapsed().as_secs_f64()
+            })
+            .fold(f64::MAX, f64::min);
         let target = c.input_file(32 * MIB);
         c.replace_target = c.commit(&target.0, &["--key", "crash/target.bin"], &target.1, None);
         let real = c.input_file(24 * MIB);
@@ -201,7 +215,12 @@ impl<'a> Crash<'a> {
 
     fn run(mut self) {
         let kills = KILLS * scale();
-        say(format!("crash on {}: {kills} kill points, seed {} (TROVE_E2E_SEED)", self.inst.name, self.seed));
+        say(format!(
+            "crash on {}: {kills} kill points, seed {} (TROVE_E2E_SEED), start-up {:.0} ms",
+            self.inst.name,
+            self.seed,
+            self.startup * 1000.0
+        ));
         let started = Instant::now();
         let mut done = 0;
         let mut i = 0;
@@ -214,8 +233,10 @@ impl<'a> Crash<'a> {
             let delay = if calibrating {
                 None
             } else {
-                let span = self.rate[&kind] * units * 1.15;
-                Some(Duration::from_secs_f64(self.rng.random_range(0.0..=span)))
+                // From half the start-up time (opening the instance) to a little past the
+                // command's expected end.
+                let span = (self.rate[&kind] * units * 1.15).max(self.startup);
+                Some(Duration::from_secs_f64(self.rng.random_range(self.startup / 2.0..=span)))
             };
             let what = format!("{kind:?} #{i}: trove {}", short(&args));
             let (run, took, killed) = self.attempt(&args, delay);
@@ -237,21 +258,21 @@ impl<'a> Crash<'a> {
                     ));
                 }
             }
-            if calibrating {
-                if !run.ok() {
-                    self.stats.violations.push(format!("uninterrupted: {}", run.describe()));
-                }
-                self.rate.insert(kind, (took.as_secs_f64() / units.max(1.0)).max(0.001));
+            if calibrating && !run.ok() {
+                self.stats.violations.push(format!("uninterrupted: {}", run.describe()));
             }
-            let before = self.stats.violations.len();
-            self.recover_and_check(&what, &run, plan);
-            if self.stats.violations.len() > before {
-                say(format!(
-                    "    -> {} violation(s): {}",
-                    self.stats.violations.len() - before,
-                    self.stats.violations[before..].join(" | ")
-                ));
+            if !killed {
+                // The latest run that ended by itself sets the span the next delays spread over.
+                self.rate.insert(kind, (took.as_secs_f64() / units.max(1.0)).max(0.0001));
             }
+            let found = self.recover_and_check(&run, plan);
+            // A broken invariant stays broken: report each one once, at the kill point that
+            // broke it.
+            let new: Vec<String> = found.into_iter().filter(|f| self.reported.insert(f.clone())).collect();
+            if !new.is_empty() {
+                say(format!("    -> {} new violation(s): {}", new.len(), new.join(" | ")));
+            }
+            self.stats.violations.extend(new.into_iter().map(|f| format!("{what}: {f}")));
         }
         let elapsed = started.elapsed();
         let landed: usize = self.stats.tried.values().map(|t| t.1).sum();
@@ -310,7 +331,7 @@ impl<'a> Crash<'a> {
             Kind::Replace => {
                 let size = self.rng.random_range(8..=96) * MIB;
                 let (mut path, new) = self.input_file(size);
-                if self.serial % 3 == 0 {
+                if self.serial.is_multiple_of(3) {
                     // A new suffix: the key (and object) is renamed with the content.
                     let other = if self.replace_target.storage_key.ends_with(".dat") { "bin" } else { "dat" };
                     let renamed = path.with_extension(other);
@@ -327,7 +348,7 @@ impl<'a> Crash<'a> {
                 let (path, want, files) = self.input_folder(n, 32 << 10);
                 let key = format!("crash/dir-{}", self.serial);
                 let mut args = strings(&["save", &path.display().to_string(), "--key", &key, "--json"]);
-                if self.serial % 2 == 0 {
+                if self.serial.is_multiple_of(2) {
                     args.push("--real-key".into());
                 }
                 (args, Plan::Save { key, want, files: Some(files), large: false }, n as f64)
@@ -369,15 +390,15 @@ impl<'a> Crash<'a> {
     fn top_up_purgeable(&mut self, n: usize) {
         while self.purgeable.len() < n {
             let k = self.serial;
-            let real = if k % 2 == 0 { &["--real-key"][..] } else { &[][..] };
+            let real = if k.is_multiple_of(2) { &["--real-key"][..] } else { &[][..] };
             let key = format!("crash/small/s{k}");
-            let owned = if k % 3 == 0 {
+            let owned = if k.is_multiple_of(3) {
                 let (path, want, files) = self.input_folder(4, 4 << 10);
                 let mut args = vec!["--key", key.as_str()];
                 args.extend_from_slice(real);
                 self.commit(&path, &args, &want, Some(files))
             } else {
-                let key = format!("{key}.txt");
+                let key = format!("{key}.bin");
                 let size = self.rng.random_range(1..64 << 10);
                 let (path, want) = self.input_file(size);
                 let mut args = vec!["--key", key.as_str()];
@@ -390,30 +411,35 @@ impl<'a> Crash<'a> {
 
     /// After the kill: the plain fsck's exit code, then `fsck --repair` and `gc`, then every
     /// invariant, with the killed command's effect either absent or complete.
-    fn recover_and_check(&mut self, what: &str, run: &Run, plan: Plan) {
+    fn recover_and_check(&mut self, run: &Run, plan: Plan) -> Vec<String> {
         let inst = self.inst;
-        let v = &mut self.stats.violations;
+        let mut found = Vec::new();
+        let v = &mut found;
         let report = inst.run("admin", &["fsck", "--json"]);
         match serde_json::from_str::<Value>(&report.stdout) {
-            Ok(Value::Array(f)) if !f.is_empty() && report.ok() => {
-                v.push(format!("{what}: fsck reported {} finding(s) after the kill but exited 0", f.len()))
+            Ok(Value::Array(f)) => {
+                self.stats.fsck_findings += f.len();
+                if report.ok() {
+                    v.extend(f.iter().map(|f| {
+                        format!("fsck exited 0 although it found: {} {}", field(f, "uid"), field(f, "problem"))
+                    }));
+                }
             }
-            Ok(Value::Array(f)) => self.stats.fsck_findings += f.len(),
-            _ => v.push(format!("{what}: fsck printed no findings list: {}", report.describe())),
+            _ => v.push(format!("fsck printed no findings list: {}", report.describe())),
         }
         let repair = inst.run("admin", &["fsck", "--repair", "--json"]);
         if serde_json::from_str::<Value>(&repair.stdout).is_err() {
-            v.push(format!("{what}: fsck --repair: {}", repair.describe()));
+            v.push(format!("fsck --repair: {}", repair.describe()));
         }
         let gc = inst.run("admin", &["gc", "--grace", "0s", "--yes", "--json"]);
         if !gc.ok() {
-            v.push(format!("{what}: gc: {}", gc.describe()));
+            v.push(format!("gc: {}", gc.describe()));
         }
         let records = match inst.json("admin", &["ls", "--branch", "all", "--all-versions"]) {
             Ok(Value::Array(r)) => r,
             other => {
-                v.push(format!("{what}: cannot list the records: {other:?}"));
-                return;
+                v.push(format!("cannot list the records: {other:?}"));
+                return found;
             }
         };
         let find = |uid: &str| records.iter().find(|r| field(r, "uid") == uid);
@@ -425,7 +451,7 @@ impl<'a> Crash<'a> {
                     .filter(|r| field(r, "key") == key && !self.expect.records.contains_key(field(r, "uid")))
                     .collect();
                 match new.as_slice() {
-                    [] if finished => v.push(format!("{what}: exited 0, but no new record under {key}")),
+                    [] if finished => v.push(format!("exited 0, but no new record under {key}")),
                     [] => {}
                     [r] if field(r, "hash") == want.hash => {
                         self.expect.records.insert(field(r, "uid").to_owned(), want.hash.clone());
@@ -437,33 +463,31 @@ impl<'a> Crash<'a> {
                         }
                     }
                     [r] => v.push(format!(
-                        "{what}: the new record {} holds {}, the content saved is {}",
+                        "the new record {} holds {}, the content saved is {}",
                         field(r, "uid"),
                         field(r, "hash"),
                         want.hash
                     )),
-                    many => v.push(format!("{what}: {} new records under {key} from one save", many.len())),
+                    many => v.push(format!("{} new records under {key} from one save", many.len())),
                 }
             }
             Plan::Replace { uid, old, new } => match find(&uid) {
-                None => v.push(format!("{what}: the replaced artifact {uid} is gone")),
+                None => v.push(format!("the replaced artifact {uid} is gone")),
                 Some(r) if field(r, "hash") == new.hash => {
                     self.expect.records.insert(uid.clone(), new.hash.clone());
                     self.replace_target = Owned::from_record(r, None);
                 }
-                Some(_) if finished => v.push(format!("{what}: exited 0, but {uid} does not hold the new content")),
+                Some(_) if finished => v.push(format!("exited 0, but {uid} does not hold the new content")),
                 Some(r) if field(r, "hash") == old => self.replace_target = Owned::from_record(r, None),
-                Some(r) => v.push(format!(
-                    "{what}: {uid} holds {}, neither the old {old} nor the new {}",
-                    field(r, "hash"),
-                    new.hash
-                )),
+                Some(r) => {
+                    v.push(format!("{uid} holds {}, neither the old {old} nor the new {}", field(r, "hash"), new.hash))
+                }
             },
             Plan::Purge { victims, policy } => {
                 for victim in victims {
                     if find(&victim.uid).is_some() {
                         if finished {
-                            v.push(format!("{what}: exited 0, but {} is still there", victim.uid));
+                            v.push(format!("exited 0, but {} is still there", victim.uid));
                         }
                         // Rolled back: still committed, and purgeable again later.
                         self.purgeable.push(victim);
@@ -482,15 +506,20 @@ impl<'a> Crash<'a> {
         }
         for r in &records {
             if !self.expect.records.contains_key(field(r, "uid")) {
-                v.push(format!("{what}: record {} ({}) that nothing committed", field(r, "uid"), field(r, "key")));
+                v.push(format!("record {} ({}) that nothing committed", field(r, "uid"), field(r, "key")));
             }
         }
         let seen = check::verify(inst, "admin", &self.expect);
-        v.extend(seen.violations.into_iter().map(|s| format!("{what}: {s}")));
+        found.extend(seen.violations);
+        // Each leftover is reported once, by the kill point that left it; the next starts clean.
+        for o in &seen.strays {
+            inst.raw.delete(&o.key);
+        }
         // The user takes the bytes they asked to keep; they are not Trove's any more.
         for (key, _) in std::mem::take(&mut self.expect.kept) {
             inst.raw.delete(&key);
         }
+        found
     }
 }
 
