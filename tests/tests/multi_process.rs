@@ -25,7 +25,7 @@ use trove_e2e::instance::{Instance, finish};
 use trove_e2e::{content, say, scale, seed};
 
 const PROCS: usize = 5;
-const ROUNDS: usize = 4;
+const ROUNDS: usize = 6;
 const SHARED: &str = "shared/data.bin";
 const SHARED_REAL: &str = "shared/real.bin";
 const SHARED_DIR: &str = "shared/dir";
