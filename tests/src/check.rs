@@ -171,14 +171,22 @@ pub fn verify(inst: &Instance, actor: &str, expect: &Expect) -> Seen {
         }
     }
 
-    // 5. gc finds nothing.
-    match inst.json(actor, &["gc", "--dry-run", "--grace", "0s"]) {
-        Ok(report) => {
-            if let Some(orphans) = report["orphans"].as_array().filter(|o| !o.is_empty()) {
+    // 5. gc finds nothing, and says so with its exit code.
+    let gc = inst.run(actor, &inst.gc_args(&["--dry-run", "--json"]));
+    match serde_json::from_str::<Value>(&gc.stdout) {
+        // `orphans` (the first report format) or `plan.items` (gc's plan, since issue 9).
+        Ok(report) => match report["orphans"].as_array().or_else(|| report["plan"]["items"].as_array()) {
+            Some(orphans) if !orphans.is_empty() => {
                 v.push(format!("gc --dry-run finds {} orphan(s): {orphans:?}", orphans.len()));
+                if gc.ok() {
+                    v.push("gc --dry-run found orphans but exited 0".into());
+                }
             }
-        }
-        Err(e) => v.push(format!("gc --dry-run failed: {e}")),
+            Some(_) if !gc.ok() => v.push(format!("gc --dry-run found nothing but failed: {}", gc.describe())),
+            Some(_) => {}
+            None => v.push(format!("gc --dry-run printed no orphans list: {report}")),
+        },
+        Err(_) => v.push(format!("gc --dry-run printed no report: {}", gc.describe())),
     }
     seen
 }

@@ -203,6 +203,23 @@ impl Instance {
         self.run(actor, &a).json()
     }
 
+    /// `trove gc` with a grace period of zero (the tests run it only once no other process
+    /// writes), plus `extra`. Binaries that enforce a minimum grace period need
+    /// `--allow-short-grace` for that; older ones do not know the flag.
+    pub fn gc_args<'a>(&self, extra: &[&'a str]) -> Vec<&'a str> {
+        static NEEDS_FLAG: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        let needs_flag = *NEEDS_FLAG.get_or_init(|| {
+            let help = self.run("admin", &["gc", "--help"]);
+            help.stdout.contains("--allow-short-grace")
+        });
+        let mut args = vec!["gc", "--grace", "0s"];
+        if needs_flag {
+            args.push("--allow-short-grace");
+        }
+        args.extend_from_slice(extra);
+        args
+    }
+
     /// The local path of a file in the root (local roots only).
     pub fn local_path(&self, key: &str) -> Option<PathBuf> {
         match &self.raw {

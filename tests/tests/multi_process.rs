@@ -356,6 +356,7 @@ fn reads_never_wait_for_a_writer(inst: &Instance) {
     content::write_file(&f, 7, 100);
     let p = f.display().to_string();
     inst.json("admin", &["save", &p, "--key", PINNED]).expect("save");
+    inst.json("reader", &["ls"]).expect("a first read");
 
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let db = rt.block_on(Database::connect(&inst.catalog_url)).expect("connecting to the catalog");
@@ -390,13 +391,17 @@ fn reads_never_wait_for_a_writer(inst: &Instance) {
     let mut violations = Vec::new();
     let mut runs = 0;
     while held.elapsed() < HOLD_AT_LEAST {
-        for args in [
-            &["ls", "--json"][..],
-            &["ls", "--branch", "all", "--all-versions", "--json"][..],
-            &["show", PINNED, "--json"][..],
-            &["versions", PINNED, "--json"][..],
+        // A user who has used the instance before, and one who never has (a new colleague's
+        // first `trove ls`).
+        let newcomer = format!("newcomer{runs}");
+        for (actor, args) in [
+            ("reader", &["ls", "--json"][..]),
+            ("reader", &["ls", "--branch", "all", "--all-versions", "--json"][..]),
+            ("reader", &["show", PINNED, "--json"][..]),
+            ("reader", &["versions", PINNED, "--json"][..]),
+            (newcomer.as_str(), &["ls", "--json"][..]),
         ] {
-            let mut child = inst.spawn("reader", args);
+            let mut child = inst.spawn(actor, args);
             let start = Instant::now();
             while child.try_wait().expect("polling a reader").is_none() && start.elapsed() < CAP {
                 std::thread::sleep(Duration::from_millis(20));
@@ -405,10 +410,10 @@ fn reads_never_wait_for_a_writer(inst: &Instance) {
             if blocked {
                 let _ = child.kill();
             }
-            let run = finish("reader", args, child);
+            let run = finish(actor, args, child);
             runs += 1;
             if blocked {
-                violations.push(format!("trove {} still waits for the writer after {CAP:?}", args.join(" ")));
+                violations.push(format!("[{actor}] trove {} still waits for the writer after {CAP:?}", args.join(" ")));
             } else if !run.ok() {
                 violations.push(run.describe());
             }
