@@ -23,6 +23,8 @@ pub struct Expect {
     /// Keys (relative to the root) that may remain without a record, with the hash their
     /// bytes must have: bytes a permanent deletion was told to keep.
     pub kept: BTreeMap<String, String>,
+    /// Unfinished multipart uploads already reported (S3).
+    pub unfinished_uploads: u64,
 }
 
 /// What [`verify`] saw.
@@ -34,6 +36,8 @@ pub struct Seen {
     pub violations: Vec<String>,
     /// The objects in the storage root that nothing accounts for.
     pub strays: Vec<crate::raw::RawObject>,
+    /// Unfinished multipart uploads in the bucket (S3).
+    pub unfinished_uploads: u64,
 }
 
 impl Seen {
@@ -152,10 +156,15 @@ pub fn verify(inst: &Instance, actor: &str, expect: &Expect) -> Seen {
     }
     if let Some(bucket) = inst.bucket() {
         let u = bucket.unfinished_uploads();
-        if u.uploads > 0 {
+        seen.unfinished_uploads = u.uploads;
+        if u.uploads > expect.unfinished_uploads {
             v.push(format!(
-                "{} unfinished multipart upload(s) holding {} bytes in {} (invisible to listings and to gc)",
-                u.uploads, u.bytes, bucket.bucket
+                "{} new unfinished multipart upload(s) in {} ({} in all, holding {} bytes): invisible to listings \
+                 and to gc, never aborted",
+                u.uploads - expect.unfinished_uploads,
+                bucket.bucket,
+                u.uploads,
+                u.bytes
             ));
         }
     }

@@ -516,6 +516,7 @@ impl<'a> Crash<'a> {
         for o in &seen.strays {
             inst.raw.delete(&o.key);
         }
+        self.expect.unfinished_uploads = seen.unfinished_uploads;
         // The user takes the bytes they asked to keep; they are not Trove's any more.
         for (key, _) in std::mem::take(&mut self.expect.kept) {
             inst.raw.delete(&key);

@@ -283,6 +283,7 @@ fn concurrent_processes(inst: &Instance) {
     let mut expect = Expect {
         records: ledger.live.iter().map(|(u, (_, h))| (u.clone(), h.clone())).collect(),
         kept: ledger.kept.clone(),
+        ..Expect::default()
     };
     let pinned_uid = field(&inst.json("admin", &["show", PINNED]).expect("show")[0], "uid").to_owned();
     expect.records.insert(pinned_uid, pinned_hash.hash);
