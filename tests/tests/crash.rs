@@ -266,6 +266,10 @@ impl<'a> Crash<'a> {
                 self.rate.insert(kind, (took.as_secs_f64() / units.max(1.0)).max(0.0001));
             }
             let found = self.recover_and_check(&run, plan);
+            // Inputs are hashed when written; dropping them keeps the disk use of a run small.
+            std::fs::remove_dir_all(&self.dir)
+                .and_then(|()| std::fs::create_dir_all(&self.dir))
+                .expect("clearing inputs");
             // A broken invariant stays broken: report each one once, at the kill point that
             // broke it.
             let new: Vec<String> = found.into_iter().filter(|f| self.reported.insert(f.clone())).collect();
