@@ -350,7 +350,7 @@ fn concurrent_processes(inst: &Instance) {
 /// ends (it is released only once they are done, or after `CAP`).
 fn reads_never_wait_for_a_writer(inst: &Instance) {
     use sea_orm::{ConnectionTrait as _, Database, TransactionOptions, TransactionTrait as _};
-    const CAP: Duration = Duration::from_secs(30);
+    const CAP: Duration = Duration::from_secs(20);
     const HOLD_AT_LEAST: Duration = Duration::from_secs(7);
 
     let f = inst.scratch("admin").join("a.txt");
