@@ -227,6 +227,7 @@ impl<'a> Crash<'a> {
         while done < kills {
             let kind = KINDS[i % KINDS.len()];
             i += 1;
+            let t0 = Instant::now();
             let (args, plan, units) = self.prepare(kind);
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             let calibrating = !self.rate.contains_key(&kind);
@@ -239,25 +240,25 @@ impl<'a> Crash<'a> {
                 Some(Duration::from_secs_f64(self.rng.random_range(self.startup / 2.0..=span)))
             };
             let what = format!("{kind:?} #{i}: trove {}", short(&args));
+            let t1 = Instant::now();
             let (run, took, killed) = self.attempt(&args, delay);
-            match delay {
+            let outcome = match delay {
                 None => {
                     self.stats.calibrations += 1;
-                    say(format!("  [{}] {what}: ran to the end (calibration)", self.inst.name));
+                    format!("ran to the end in {} ms (calibration)", took.as_millis())
                 }
                 Some(d) => {
                     done += 1;
                     let e = self.stats.tried.entry(kind).or_default();
                     e.0 += 1;
                     e.1 += usize::from(killed);
-                    say(format!(
-                        "  [{}] {what}: SIGKILL after {} ms{}",
-                        self.inst.name,
-                        d.as_millis(),
-                        if killed { "" } else { " (had already exited)" }
-                    ));
+                    if killed {
+                        format!("SIGKILL after {} ms", d.as_millis())
+                    } else {
+                        format!("SIGKILL after {} ms, but it had ended in {} ms", d.as_millis(), took.as_millis())
+                    }
                 }
-            }
+            };
             if calibrating && !run.ok() {
                 self.stats.violations.push(format!("uninterrupted: {}", run.describe()));
             }
@@ -265,11 +266,18 @@ impl<'a> Crash<'a> {
                 // The latest run that ended by itself sets the span the next delays spread over.
                 self.rate.insert(kind, (took.as_secs_f64() / units.max(1.0)).max(0.0001));
             }
+            let t2 = Instant::now();
             let found = self.recover_and_check(&run, plan);
             // Inputs are hashed when written; dropping them keeps the disk use of a run small.
             std::fs::remove_dir_all(&self.dir)
                 .and_then(|()| std::fs::create_dir_all(&self.dir))
                 .expect("clearing inputs");
+            say(format!(
+                "  [{}] {what}: {outcome} (set-up {:.1}s, repair and checks {:.1}s)",
+                self.inst.name,
+                (t1 - t0).as_secs_f64(),
+                t2.elapsed().as_secs_f64()
+            ));
             // A broken invariant stays broken: report each one once, at the kill point that
             // broke it.
             let new: Vec<String> = found.into_iter().filter(|f| self.reported.insert(f.clone())).collect();
@@ -349,7 +357,10 @@ impl<'a> Crash<'a> {
             }
             Kind::FolderSave => {
                 let n = self.rng.random_range(150..=600);
-                let (path, want, files) = self.input_folder(n, 32 << 10);
+                // Small files: what makes a folder slow to save (and to interrupt) is their
+                // number. (Reads of objects over ~2 KiB from garage stall ~40 ms each, which
+                // would make every check of the folder cost seconds.)
+                let (path, want, files) = self.input_folder(n, 2 << 10);
                 let key = format!("crash/dir-{}", self.serial);
                 let mut args = strings(&["save", &path.display().to_string(), "--key", &key, "--json"]);
                 if self.serial.is_multiple_of(2) {
