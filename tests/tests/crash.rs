@@ -282,7 +282,7 @@ impl<'a> Crash<'a> {
             // broke it.
             let new: Vec<String> = found.into_iter().filter(|f| self.reported.insert(f.clone())).collect();
             if !new.is_empty() {
-                say(format!("    -> {} new violation(s): {}", new.len(), new.join(" | ")));
+                say(format!("    [{}] -> {} new violation(s): {}", self.inst.name, new.len(), new.join(" | ")));
             }
             self.stats.violations.extend(new.into_iter().map(|f| format!("{what}: {f}")));
         }
