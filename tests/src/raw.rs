@@ -31,6 +31,10 @@ pub enum RawStore {
         rt: tokio::runtime::Runtime,
         /// `s3://bucket/prefix`, for messages.
         uri: String,
+        /// Hashes computed here before, by key, ETag and size: an object whose ETag has not
+        /// changed holds the same bytes, so large objects are not downloaded again at every
+        /// check.
+        hashed: std::sync::Mutex<std::collections::HashMap<(String, String, u64), Hashed>>,
     },
 }
 
@@ -75,7 +79,7 @@ impl RawStore {
             .disable_ec2_metadata();
         let op = Operator::new(builder).expect("an S3 operator");
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
-        RawStore::S3 { op, rt, uri: format!("s3://{}/{prefix}", bucket.bucket) }
+        RawStore::S3 { op, rt, uri: format!("s3://{}/{prefix}", bucket.bucket), hashed: Default::default() }
     }
 
     /// Where `key` is, for messages.
@@ -97,7 +101,7 @@ impl RawStore {
                     RawObject { key, size }
                 })
                 .collect(),
-            RawStore::S3 { op, rt, uri } => {
+            RawStore::S3 { op, rt, uri, .. } => {
                 let entries = rt
                     .block_on(async { op.list_with("").recursive(true).await })
                     .unwrap_or_else(|e| panic!("listing {uri}: {e}"));
@@ -122,21 +126,30 @@ impl RawStore {
                 }
                 Some(hash::of_path(&p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display())))
             }
-            RawStore::S3 { op, rt, uri } => rt.block_on(async {
-                match op.stat(key).await {
-                    Ok(m) if m.is_file() => {}
+            RawStore::S3 { op, rt, uri, hashed } => rt.block_on(async {
+                let meta = match op.stat(key).await {
+                    Ok(m) if m.is_file() => m,
                     Ok(_) => return None,
                     Err(e) if e.kind() == opendal::ErrorKind::NotFound => return None,
                     Err(e) => panic!("stat {uri}/{key}: {e}"),
+                };
+                let etag = meta.etag().unwrap_or_else(|| panic!("{uri}/{key} has no ETag")).to_owned();
+                let seen = (key.to_owned(), etag.clone(), meta.content_length());
+                if let Some(h) = hashed.lock().unwrap().get(&seen) {
+                    return Some(h.clone());
                 }
-                let reader = op.reader(key).await.unwrap_or_else(|e| panic!("reading {uri}/{key}: {e}"));
+                // Read exactly the version whose ETag was noted.
+                let reader =
+                    op.reader_with(key).if_match(&etag).await.unwrap_or_else(|e| panic!("reading {uri}/{key}: {e}"));
                 let mut stream =
                     reader.into_bytes_stream(..).await.unwrap_or_else(|e| panic!("reading {uri}/{key}: {e}"));
                 let mut h = FileHasher::default();
                 while let Some(chunk) = stream.next().await {
                     h.update(&chunk.unwrap_or_else(|e| panic!("reading {uri}/{key}: {e}")));
                 }
-                Some(h.finish())
+                let h = h.finish();
+                hashed.lock().unwrap().insert(seen, h.clone());
+                Some(h)
             }),
         }
     }
@@ -165,7 +178,7 @@ impl RawStore {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => panic!("removing {}: {e}", root.join(key).display()),
             },
-            RawStore::S3 { op, rt, uri } => {
+            RawStore::S3 { op, rt, uri, .. } => {
                 rt.block_on(op.delete(key)).unwrap_or_else(|e| panic!("deleting {uri}/{key}: {e}"));
             }
         }
