@@ -219,19 +219,6 @@ impl Instance {
         args.extend_from_slice(extra);
         args
     }
-
-    /// The local path of a file in the root (local roots only).
-    pub fn local_path(&self, key: &str) -> Option<PathBuf> {
-        match &self.raw {
-            RawStore::Local(root) => Some(root.join(key)),
-            RawStore::S3 { .. } => None,
-        }
-    }
-
-    /// The work folder, for messages.
-    pub fn work_dir(&self) -> &Path {
-        self.work.path()
-    }
 }
 
 /// Wait for `child` (started from `trove ARGS`) and collect what it printed.

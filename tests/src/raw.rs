@@ -24,18 +24,20 @@ pub enum RawStore {
     /// A local folder.
     Local(PathBuf),
     /// An S3 bucket and prefix.
-    S3 {
-        /// Rooted at the prefix.
-        op: Operator,
-        /// Drives the operator from synchronous tests.
-        rt: tokio::runtime::Runtime,
-        /// `s3://bucket/prefix`, for messages.
-        uri: String,
-        /// Hashes computed here before, by key, ETag and size: an object whose ETag has not
-        /// changed holds the same bytes, so large objects are not downloaded again at every
-        /// check.
-        hashed: std::sync::Mutex<std::collections::HashMap<(String, String, u64), Hashed>>,
-    },
+    S3(Box<S3Root>),
+}
+
+/// An S3 bucket and prefix, read with a plain OpenDAL operator.
+pub struct S3Root {
+    /// Rooted at the prefix.
+    op: Operator,
+    /// Drives the operator from synchronous tests.
+    rt: tokio::runtime::Runtime,
+    /// `s3://bucket/prefix`, for messages.
+    uri: String,
+    /// Hashes computed here before, by key, ETag and size: an object whose ETag has not
+    /// changed holds the same bytes, so large objects are not downloaded again at every check.
+    hashed: std::sync::Mutex<std::collections::HashMap<(String, String, u64), Hashed>>,
 }
 
 /// Every file under `dir` (symbolic links included, never followed), as relative
@@ -79,14 +81,19 @@ impl RawStore {
             .disable_ec2_metadata();
         let op = Operator::new(builder).expect("an S3 operator");
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
-        RawStore::S3 { op, rt, uri: format!("s3://{}/{prefix}", bucket.bucket), hashed: Default::default() }
+        RawStore::S3(Box::new(S3Root {
+            op,
+            rt,
+            uri: format!("s3://{}/{prefix}", bucket.bucket),
+            hashed: Default::default(),
+        }))
     }
 
     /// Where `key` is, for messages.
     pub fn describe(&self, key: &str) -> String {
         match self {
             RawStore::Local(root) => root.join(key).display().to_string(),
-            RawStore::S3 { uri, .. } => format!("{uri}/{key}"),
+            RawStore::S3(s3) => format!("{}/{key}", s3.uri),
         }
     }
 
@@ -101,7 +108,8 @@ impl RawStore {
                     RawObject { key, size }
                 })
                 .collect(),
-            RawStore::S3 { op, rt, uri, .. } => {
+            RawStore::S3(s3) => {
+                let S3Root { op, rt, uri, .. } = &**s3;
                 let entries = rt
                     .block_on(async { op.list_with("").recursive(true).await })
                     .unwrap_or_else(|e| panic!("listing {uri}: {e}"));
@@ -126,7 +134,8 @@ impl RawStore {
                 }
                 Some(hash::of_path(&p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display())))
             }
-            RawStore::S3 { op, rt, uri, hashed } => rt.block_on(async {
+            RawStore::S3(s3) => s3.rt.block_on(async {
+                let S3Root { op, uri, hashed, .. } = &**s3;
                 let meta = match op.stat(key).await {
                     Ok(m) if m.is_file() => m,
                     Ok(_) => return None,
@@ -178,7 +187,8 @@ impl RawStore {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => panic!("removing {}: {e}", root.join(key).display()),
             },
-            RawStore::S3 { op, rt, uri, .. } => {
+            RawStore::S3(s3) => {
+                let S3Root { op, rt, uri, .. } = &**s3;
                 rt.block_on(op.delete(key)).unwrap_or_else(|e| panic!("deleting {uri}/{key}: {e}"));
             }
         }
