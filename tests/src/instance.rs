@@ -4,7 +4,7 @@
 //! separate shell or machine), the instance named by `TROVE_INSTANCE`, and for S3 the standard
 //! `AWS_*` variables of the test bucket.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
