@@ -381,7 +381,7 @@ struct SqliteFs;
 impl Backend for SqliteFs {
     const NAME: &'static str = "sqlite_fs";
     const DEFAULT_CASES: u32 = 192;
-    const DEFAULT_CONCURRENT_CASES: u32 = 48;
+    const DEFAULT_CONCURRENT_CASES: u32 = 96;
     fn available(_: &TestBackends) -> bool {
         true
     }

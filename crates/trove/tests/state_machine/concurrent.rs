@@ -16,7 +16,13 @@
 //! * a typed `Conflict` or `StaleRevises` error that changed nothing;
 //! * a save that found no identical content although a save of this round created it: the
 //!   other save had not committed when this one looked, so it is created as if it were a
-//!   deliberate duplicate.
+//!   deliberate duplicate;
+//! * a permanent deletion (or `empty_trash`) that also reports a record another deletion of the
+//!   round deleted: marking a record being deleted again is accepted (so that an interrupted
+//!   deletion can be retried), so both calls report it; its bytes are gone.
+//!
+//! Races Trove still loses, each a reported defect, are listed in [`RACES`]: while a flag is
+//! `false`, rounds leave out the later operation of such a pair (counted and printed).
 //!
 //! Identical content in the trash under one key in several families (a save the sequential
 //! machine avoids, as which comes back depends on uid order) is settled by the answer: the
@@ -35,7 +41,7 @@ use super::*;
 /// Writers (clients) per case: the largest round.
 const WRITERS: usize = 4;
 /// Operations per round (2 is the floor shrinking may reach).
-const ROUND: std::ops::RangeInclusive<usize> = 2..=3;
+const ROUND: std::ops::RangeInclusive<usize> = 2..=WRITERS;
 /// Rounds per case.
 const ROUNDS: std::ops::RangeInclusive<usize> = 1..=10;
 
