@@ -117,6 +117,7 @@ enum Command {
         command: storage_cmd::StorageCommand,
     },
     /// Check that every record's bytes exist and match; finish or roll back interrupted work.
+    /// Exit status: 0 nothing found, 10 problems found and all repaired, 11 problems remain.
     Fsck {
         /// Apply the repairs (default: report only).
         #[arg(long)]
@@ -125,7 +126,9 @@ enum Command {
         #[arg(long)]
         verify: bool,
     },
-    /// Find (and remove) bytes in the managed area that no record references.
+    /// Find (and remove) bytes in the managed area that no record references, and temporary
+    /// files interrupted writes left. Exit status: 0 nothing found, 10 found and removed, 11
+    /// found and left (dry run, or declined).
     Gc {
         /// Only list the orphans.
         #[arg(long)]
@@ -133,9 +136,14 @@ enum Command {
         /// Do not ask for confirmation.
         #[arg(long, short = 'y')]
         yes: bool,
-        /// Leave objects younger than this alone (a save in progress): e.g. 1h, 0s.
+        /// Leave objects younger than this alone (a save in progress): e.g. 1h, 10m. At least
+        /// 5m unless --allow-short-grace.
         #[arg(long, default_value = "1h")]
         grace: String,
+        /// Accept a grace period under 5 minutes: only when no other process is writing to the
+        /// instance (a save in progress has written bytes but not yet its record).
+        #[arg(long)]
+        allow_short_grace: bool,
     },
     /// Show the current instance.
     Instance,
@@ -248,7 +256,7 @@ fn main() -> ExitCode {
         }
     };
     match rt.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(status) => ExitCode::from(status),
         Err(e) => {
             if json {
                 eprintln!("{}", json!({"error": {"kind": e.kind().as_str(), "message": e.message()}}));
@@ -321,9 +329,16 @@ fn parse_duration(s: &str) -> Result<std::time::Duration> {
     Ok(std::time::Duration::from_secs(secs))
 }
 
-async fn run(cli: Cli) -> Result<()> {
+/// Exit status of `fsck` and `gc` when they found something (errors use 1-6).
+const FOUND_AND_FIXED: u8 = 10;
+/// Exit status of `fsck` and `gc` when what they found is still there.
+const FOUND_NOT_FIXED: u8 = 11;
+
+/// Runs one command; `Ok` carries the exit status (0, or a finding status of `fsck`/`gc`).
+async fn run(cli: Cli) -> Result<u8> {
     let json = cli.json;
     let inst = cli.instance.as_deref();
+    let mut status = 0;
     match cli.command {
         Command::Init(args) => {
             let opts = InitOptions {
@@ -510,11 +525,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::EmptyTrash { older_than, dry_run, yes } => {
             let trove = open(inst).await?;
-            let cutoff = older_than
-                .as_deref()
-                .map(parse_duration)
-                .transpose()?
-                .map(|d| chrono::Utc::now() - chrono::Duration::from_std(d).unwrap_or_default());
+            let cutoff = older_than.as_deref().map(parse_duration).transpose()?;
             let doomed = trove.trash_older_than(cutoff).await?;
             if dry_run || doomed.is_empty() {
                 if json {
@@ -525,7 +536,7 @@ async fn run(cli: Cli) -> Result<()> {
                     println!("would delete permanently:");
                     print_artifacts(&trove, &doomed);
                 }
-                return Ok(());
+                return Ok(0);
             }
             if !yes && !confirm(&format!("delete {} trashed artifact(s) permanently?", doomed.len()))? {
                 return Err(Error::new(ErrorKind::InvalidInput, "cancelled: nothing was deleted"));
@@ -555,6 +566,12 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Fsck { repair, verify } => {
             let trove = open(inst).await?;
             let findings = trove.fsck(repair, verify).await?;
+            let unsettled = findings.iter().filter(|f| !repair || f.action.starts_with("none")).count();
+            status = match (findings.is_empty(), unsettled) {
+                (true, _) => 0,
+                (false, 0) => FOUND_AND_FIXED,
+                (false, _) => FOUND_NOT_FIXED,
+            };
             if json {
                 println!("{}", serde_json::to_string_pretty(&findings).expect("json"));
             } else if findings.is_empty() {
@@ -565,25 +582,47 @@ async fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Command::Gc { dry_run, yes, grace } => {
+        Command::Gc { dry_run, yes, grace, allow_short_grace } => {
             let trove = open(inst).await?;
-            let grace = parse_duration(&grace)?;
-            let found = trove.gc(grace, true).await?;
-            let report = if dry_run || found.orphans.is_empty() {
-                found
-            } else if yes || confirm(&format!("remove {} orphaned object(s)?", found.orphans.len()))? {
-                trove.gc(grace, false).await?
+            let opts = trove::GcOptions { grace: parse_duration(&grace)?, allow_short_grace };
+            let plan = trove.plan_gc(&opts).await?;
+            let apply = !dry_run
+                && !plan.is_empty()
+                && (yes
+                    || confirm(&format!(
+                        "remove {} unreferenced object(s), {} bytes?",
+                        plan.items.len(),
+                        plan.bytes()
+                    ))?);
+            if !apply {
+                status = if plan.is_empty() { 0 } else { FOUND_NOT_FIXED };
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&json!({"plan": plan, "removed": []})).expect("json"));
+                } else if plan.is_empty() {
+                    println!("no unreferenced bytes");
+                } else {
+                    for i in &plan.items {
+                        println!("would remove ({}): {} ({} bytes)", gc_kind(i.kind), i.path, i.size);
+                    }
+                }
             } else {
-                return Err(Error::new(ErrorKind::InvalidInput, "cancelled: nothing was removed"));
-            };
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report).expect("json"));
-            } else if report.orphans.is_empty() {
-                println!("no orphaned bytes");
-            } else {
-                let verb = if report.removed { "removed" } else { "orphaned (dry run)" };
-                for o in &report.orphans {
-                    println!("{verb}: {o}");
+                let report = trove.apply_gc(&plan).await?;
+                status = FOUND_AND_FIXED;
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(
+                            &json!({"plan": plan, "removed": report.removed, "skipped": report.skipped})
+                        )
+                        .expect("json")
+                    );
+                } else {
+                    for p in &report.removed {
+                        println!("removed: {p}");
+                    }
+                    for p in &report.skipped {
+                        println!("kept (a record references it now): {p}");
+                    }
                 }
             }
         }
@@ -616,7 +655,15 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Storage { command } => storage_cmd::run(open(inst).await?, command, json).await?,
         Command::Demo { dir } => demo::run(dir).await?,
     }
-    Ok(())
+    Ok(status)
+}
+
+fn gc_kind(kind: trove::GcKind) -> &'static str {
+    match kind {
+        trove::GcKind::Orphan => "no record references it",
+        trove::GcKind::Leftover => "left by an interrupted write",
+        _ => "garbage",
+    }
 }
 
 fn keep_reason(r: trove::KeepReason) -> &'static str {

@@ -7,7 +7,7 @@ use crate::branch::{BranchId, BranchSelection};
 use crate::hash::{ContentHash, HashType};
 use crate::ids::{Stem, Uid};
 use crate::key::{Key, Placement, storage_key};
-use crate::lifecycle::{BytesOwner, RecordState};
+use crate::lifecycle::{BytesOwner, RecordState, StoragePolicy};
 
 /// Catalog id of a storage location.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -101,13 +101,23 @@ pub struct User {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Pending {
-    /// Being deleted permanently: hidden from every query; bytes being removed.
-    Purging,
-    /// A real-key artifact whose bytes still sit at `managed_key`, waiting to move to the key.
-    /// Rolling back is always safe: the record stays valid with a virtual key.
+    /// Being deleted permanently: hidden from every query; bytes being removed under this
+    /// storage policy (recorded so that `fsck` finishes the deletion the user asked for).
+    Purging {
+        /// The policy the deletion was asked with (rows marked before it was recorded: auto).
+        #[serde(default)]
+        policy: StoragePolicy,
+    },
+    /// Bytes being moved from the record's own managed copy at `managed_key` to a user-visible
+    /// place: its real key, or its family's shared store. Rolling back is always safe while the
+    /// managed copy is complete: the record stays valid with a virtual key.
     PlacingRealKey {
         /// Where the bytes are now.
         managed_key: String,
+        /// Where they go: the real key, or the shared store's key (`None` in marks written
+        /// before this was recorded: the record's key).
+        #[serde(default)]
+        target: Option<String>,
     },
     /// Content being replaced: the new bytes are staged at `staged_key`.
     Replacing {
@@ -238,8 +248,10 @@ impl Artifact {
 /// A new artifact row, as the façade hands it to [`crate::ports::Catalog::create_artifact`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewArtifact {
-    /// The proposed uid: a fresh stem with version 0 for a new family, or the family's stem with
-    /// the next version index when `revises` is set.
+    /// The uid: a fresh stem with version 0 for a new family, or, for a new version, the
+    /// family's stem with a version index this writer reserved with
+    /// [`crate::ports::Catalog::reserve_version`] (so no other writer can choose the same uid,
+    /// nor the object key derived from it).
     pub uid: Uid,
     /// Key.
     pub key: Option<Key>,
@@ -267,6 +279,11 @@ pub struct NewArtifact {
     pub created_by: UserId,
     /// The head this version follows (`None` starts a new family).
     pub revises: Option<Uid>,
+    /// Whether `revises` must still be the family's head when the record commits (the user
+    /// named it): a stale one is [`crate::ErrorKind::StaleRevises`]. Otherwise concurrent new
+    /// versions of one family all commit, each under its own reserved version index.
+    #[serde(default)]
+    pub strict_revises: bool,
     /// Marker for an unfinished placement (real keys).
     pub pending: Option<Pending>,
     /// Saved without the de-duplication lookup (on purpose, empty content, or registered in
@@ -291,6 +308,13 @@ pub struct ArtifactUpdate {
     pub description: Option<Option<String>>,
     /// New version tag.
     pub version_tag: Option<Option<String>>,
+    /// Precondition: apply only if the row's pending marker is exactly this (`Some(None)`:
+    /// unmarked), else [`crate::ErrorKind::Conflict`] and nothing changes. Byte protocols use it
+    /// so that a writer only ever sets a mark on an unmarked row and clears its own mark.
+    pub if_pending: Option<Option<Pending>>,
+    /// Precondition: apply only if the row's content hash is still this, else
+    /// [`crate::ErrorKind::Conflict`] (a concurrent replace changed it).
+    pub if_hash: Option<String>,
 }
 
 /// Sort order of query results.

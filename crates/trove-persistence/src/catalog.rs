@@ -18,7 +18,7 @@ use trove_domain::ports::{Clock, SystemClock};
 use trove_domain::{
     Artifact, ArtifactQuery, ArtifactUpdate, BranchId, BranchSelection, Error, ErrorKind, HashType, Instance,
     InstanceInit, Key, NewArtifact, NewStorage, Operation, Order, Pending, Placement, Result, Stem, StorageId,
-    StorageLocation, TransitionResult, Uid, User, UserId,
+    StorageLocation, StoragePolicy, TransitionResult, Uid, User, UserId,
 };
 
 use crate::entity::artifact::{self, PURGING};
@@ -31,6 +31,9 @@ mod collections;
 /// Uids per statement in bulk operations: well below SQLite's and PostgreSQL's bind-parameter
 /// limits, so N uids cost a constant number of statements per 500.
 const CHUNK: usize = 500;
+
+/// Reserved version indexes (migration m0005), consumed by `create_artifact`.
+const RESERVATION: &str = "version_reservation";
 
 /// How long a SQLite writer waits for another writer's lock before giving up (as Conflict).
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -204,7 +207,7 @@ fn decode_placement(kind: &str, real_path: Option<String>) -> Result<Placement> 
 
 fn pending_op(p: &Pending) -> &'static str {
     match p {
-        Pending::Purging => PURGING,
+        Pending::Purging { .. } => PURGING,
         Pending::PlacingRealKey { .. } => "placing_real_key",
         Pending::Replacing { .. } => "replacing",
     }
@@ -420,6 +423,16 @@ async fn family_head_by_key_in<C: ConnectionTrait>(c: &C, storage: StorageId, ke
     Ok(fetch(c, with_user(select)).await?.into_iter().next())
 }
 
+/// The head of a family on main, if it has one there.
+async fn main_head_in<C: ConnectionTrait>(c: &C, stem: &Stem) -> Result<Option<Artifact>> {
+    let cond = Condition::all()
+        .add(artifact::Column::Stem.eq(stem.as_str()))
+        .add(artifact::Column::BranchId.eq(BranchId::MAIN.0))
+        .add(artifact::Column::IsLatest.eq(true))
+        .add(not_purging());
+    Ok(fetch(c, with_user(artifact::Entity::find().filter(cond))).await?.into_iter().next())
+}
+
 /// Set-based head recomputation for these families: clear every head, then mark, per
 /// (stem, branch), the non-purging row with the highest version index. Two statements per 500
 /// stems, whatever the number of rows.
@@ -587,6 +600,16 @@ impl trove_domain::ports::Catalog for SeaCatalog {
     }
 
     async fn ensure_user(&self, handle: &str) -> Result<User> {
+        // Read first: opening an instance (every command, reads included) must not need the
+        // write lock, which another process may hold for a while (SQLite has one writer).
+        let existing = user::Entity::find()
+            .filter(user::Column::Handle.eq(handle))
+            .one(&self.db)
+            .await
+            .ctx(format_args!("read user '{handle}'"))?;
+        if let Some(row) = existing {
+            return Ok(User { id: UserId(row.id), handle: row.handle });
+        }
         let txn = self.begin_write().await?;
         let user = ensure_user_in(&txn, handle).await?;
         txn.commit().await.ctx("commit the user")?;
@@ -640,6 +663,44 @@ impl trove_domain::ports::Catalog for SeaCatalog {
         family_head_by_key_in(&self.db, storage, key).await
     }
 
+    async fn reserve_version(&self, stem: &Stem) -> Result<u32> {
+        let txn = self.begin_write().await?;
+        self.lock(&txn, [stem_lock(stem)]).await?;
+        let max = max_version_in(&txn, stem).await?.ok_or_else(|| {
+            Error::not_found(format!("family {stem} does not exist, so it has no next version to reserve"))
+        })?;
+        let next = max + 1;
+        let index = i32::try_from(next)
+            .map_err(|_| Error::invalid_input(format!("family {stem} has run out of version numbers")))?;
+        collections::set_high_water(&txn, collections::ARTIFACT_FAMILY, stem, index).await?;
+        let reserve = Query::insert()
+            .into_table(Alias::new(RESERVATION))
+            .columns([Alias::new("stem"), Alias::new("version_index")])
+            .values_panic([stem.as_str().into(), i64::from(next).into()])
+            .to_owned();
+        txn.execute(&reserve).await.ctx(format_args!("reserve version {next} of family {stem}"))?;
+        txn.commit().await.ctx(format_args!("commit the reservation of version {next} of family {stem}"))?;
+        Ok(next)
+    }
+
+    async fn release_version(&self, stem: &Stem, index: u32) -> Result<()> {
+        let txn = self.begin_write().await?;
+        self.lock(&txn, [stem_lock(stem)]).await?;
+        let release = Query::delete()
+            .from_table(Alias::new(RESERVATION))
+            .and_where(Expr::col(Alias::new("stem")).eq(stem.as_str()))
+            .and_where(Expr::col(Alias::new("version_index")).eq(i64::from(index)))
+            .to_owned();
+        let released = txn.execute(&release).await.ctx(format_args!("release version {index} of family {stem}"))?;
+        let mark = collections::high_water(&txn, collections::ARTIFACT_FAMILY, stem).await?;
+        if released.rows_affected() == 1 && mark == Some(index) && index > 0 {
+            let below = i32::try_from(index - 1).map_err(|_| corrupt("version index", index))?;
+            collections::set_high_water(&txn, collections::ARTIFACT_FAMILY, stem, below).await?;
+        }
+        txn.commit().await.ctx(format_args!("commit the release of version {index} of family {stem}"))?;
+        Ok(())
+    }
+
     async fn create_artifact(&self, new: &NewArtifact) -> Result<Artifact> {
         let stem = new.uid.stem();
         let txn = self.begin_write().await?;
@@ -649,53 +710,72 @@ impl trove_domain::ports::Catalog for SeaCatalog {
         }
         self.lock(&txn, locks).await?;
 
-        if let Some(key) = &new.key {
-            let head = family_head_by_key_in(&txn, new.storage, key).await?;
-            let head_uid = head.as_ref().map(|h| &h.uid);
-            if head_uid != new.revises.as_ref() {
-                let found = head_uid.map_or("no family".to_owned(), |u| format!("head {u}"));
+        let index = new.uid.version_index();
+        if let Some(rev) = &new.revises
+            && rev.stem() != stem
+            && index > 0
+        {
+            return Err(Error::conflict(format!(
+                "new version {} does not follow {rev}: they belong to different families",
+                new.uid
+            )));
+        }
+        let stale = |found: Option<&Uid>, expected: &str| {
+            let found = found.map_or("no family".to_owned(), |u| format!("head {u}"));
+            Error::new(
+                ErrorKind::StaleRevises,
+                format!(
+                    "{} now has {found}, not {expected}: a concurrent writer saved first; reload and save again",
+                    new.key.as_ref().map_or(format!("family {stem}"), |k| format!("key '{k}'"))
+                ),
+            )
+        };
+        let key_head = match &new.key {
+            Some(key) => family_head_by_key_in(&txn, new.storage, key).await?,
+            None => None,
+        };
+        if index == 0 {
+            if max_version_in(&txn, &stem).await?.is_some() {
+                return Err(Error::conflict(format!(
+                    "family {stem} already exists, so {} cannot start a new family; retry with a fresh uid",
+                    new.uid
+                )));
+            }
+            if key_head.is_some() || new.revises.is_some() {
                 let expected = new.revises.as_ref().map_or("no family".to_owned(), |u| format!("head {u}"));
-                return Err(Error::new(
-                    ErrorKind::StaleRevises,
-                    format!(
-                        "key '{key}' now has {found}, not the expected {expected}: a concurrent writer \
-                         saved first; reload the key and save again"
-                    ),
-                ));
+                return Err(stale(key_head.as_ref().map(|h| &h.uid), &expected));
             }
-        }
-        let max = max_version_in(&txn, &stem).await?;
-        match &new.revises {
-            Some(rev) => {
-                let want = max.map(|m| m + 1);
-                if rev.stem() != stem || Some(new.uid.version_index()) != want {
-                    return Err(Error::conflict(format!(
-                        "new version {} does not follow {rev}: the family's next version is {}; \
-                         a concurrent writer may have saved first, retry",
-                        new.uid,
-                        want.map_or("unknown (no versions)".to_owned(), |w| w.to_string()),
-                    )));
+        } else {
+            // The index must be this writer's reservation, consumed here: no two writers ever
+            // commit (or write bytes for) the same uid, and no purged index comes back.
+            let consume = Query::delete()
+                .from_table(Alias::new(RESERVATION))
+                .and_where(Expr::col(Alias::new("stem")).eq(stem.as_str()))
+                .and_where(Expr::col(Alias::new("version_index")).eq(i64::from(index)))
+                .to_owned();
+            let consumed = txn.execute(&consume).await.ctx(format_args!("consume the reservation of {}", new.uid))?;
+            if consumed.rows_affected() != 1 {
+                return Err(Error::conflict(format!(
+                    "version {} was not reserved for this writer (reserve it with reserve_version); retry",
+                    new.uid
+                )));
+            }
+            if let Some(h) = &key_head
+                && h.stem() != stem
+            {
+                return Err(stale(Some(&h.uid), &format!("a version of family {stem}")));
+            }
+            if new.strict_revises {
+                let head = match &new.key {
+                    Some(_) => key_head.clone(),
+                    None => main_head_in(&txn, &stem).await?,
+                };
+                let expected = new.revises.as_ref().map_or("no family".to_owned(), |u| format!("head {u}"));
+                if head.as_ref().map(|h| &h.uid) != new.revises.as_ref() {
+                    return Err(stale(head.as_ref().map(|h| &h.uid), &expected));
                 }
             }
-            None => {
-                if max.is_some() {
-                    return Err(Error::conflict(format!(
-                        "family {stem} already exists, so {} cannot start a new family; retry with a fresh uid",
-                        new.uid
-                    )));
-                }
-            }
         }
-
-        // Demote the family's head on main; the new record lands on main as its head.
-        let demote = Query::update()
-            .table(artifact::Entity)
-            .value(artifact::Column::IsLatest, false)
-            .and_where(artifact::Column::Stem.eq(stem.as_str()))
-            .and_where(artifact::Column::BranchId.eq(BranchId::MAIN.0))
-            .and_where(artifact::Column::IsLatest.eq(true))
-            .to_owned();
-        txn.execute(&demote).await.ctx(format_args!("demote the head of family {stem}"))?;
 
         let (placement, real_path) = encode_placement(&new.placement);
         let (op, pending) = encode_pending(new.pending.as_ref())?;
@@ -716,7 +796,9 @@ impl trove_domain::ports::Catalog for SeaCatalog {
             n_files: Set(new.n_files.map(|n| to_i64("file count", n)).transpose()?),
             n_observations: Set(new.n_observations.map(|n| to_i64("row count", n)).transpose()?),
             version_tag: Set(new.version_tag.clone()),
-            is_latest: Set(true),
+            // A new family's first record is its head; a new version's head is recomputed
+            // below, since a concurrent writer may have committed a higher version already.
+            is_latest: Set(index == 0),
             branch_id: Set(BranchId::MAIN.0),
             trashed_from: Set(None),
             branch_changed_at: Set(None),
@@ -734,7 +816,11 @@ impl trove_domain::ports::Catalog for SeaCatalog {
         .insert(&txn)
         .await
         .ctx(format_args!("insert artifact {}", new.uid))?;
-        collections::raise_high_water(&txn, collections::ARTIFACT_FAMILY, &stem, version_index).await?;
+        if index == 0 {
+            collections::set_high_water(&txn, collections::ARTIFACT_FAMILY, &stem, version_index).await?;
+        } else {
+            recompute_heads(&txn, &BTreeSet::from([stem.as_str().to_owned()])).await?;
+        }
 
         let created = fetch_by_uids(&txn, std::slice::from_ref(&new.uid), true)
             .await?
@@ -804,7 +890,7 @@ impl trove_domain::ports::Catalog for SeaCatalog {
         Ok(results)
     }
 
-    async fn begin_purge(&self, uids: &[Uid]) -> Result<Vec<Artifact>> {
+    async fn begin_purge(&self, uids: &[Uid], policy: StoragePolicy) -> Result<Vec<Artifact>> {
         let uids = distinct(uids);
         if uids.is_empty() {
             return Ok(Vec::new());
@@ -822,6 +908,16 @@ impl trove_domain::ports::Catalog for SeaCatalog {
         let mut out = Vec::with_capacity(uids.len());
         for uid in &uids {
             let a = before.remove(uid).ok_or_else(|| missing(uid))?;
+            // Another operation's bytes are in flight: deleting them now could leave its row
+            // without bytes, or its finish could resurrect a purged row.
+            if let Some(p) = a.pending.as_ref().filter(|p| !matches!(p, Pending::Purging { .. })) {
+                return Err(Error::conflict(format!(
+                    "cannot delete {} permanently while {} is in progress; retry once it has finished, or run \
+                     `trove fsck --repair` if it was interrupted",
+                    a.label(),
+                    pending_op(p).replace('_', " ")
+                )));
+            }
             // The lifecycle table decides; every saved state may be deleted permanently.
             match transition(a.state(), Operation::DeletePermanently, &a.label())? {
                 Transition::Purge => out.push(a),
@@ -833,7 +929,7 @@ impl trove_domain::ports::Catalog for SeaCatalog {
                 }
             }
         }
-        let (op, pending) = encode_pending(Some(&Pending::Purging))?;
+        let (op, pending) = encode_pending(Some(&Pending::Purging { policy }))?;
         let now = self.clock.now();
         for chunk in uids.chunks(CHUNK) {
             let stmt = Query::update()
@@ -905,6 +1001,32 @@ impl trove_domain::ports::Catalog for SeaCatalog {
             .await
             .ctx(format_args!("read artifact {uid}"))?
             .ok_or_else(|| missing(uid))?;
+        if let Some(expected) = &update.if_pending {
+            let current = row
+                .pending
+                .as_deref()
+                .map(serde_json::from_str::<Pending>)
+                .transpose()
+                .map_err(|e| corrupt(format!("pending marker of {uid}"), e))?;
+            if current.as_ref() != expected.as_ref() {
+                let name = |p: Option<&Pending>| p.map_or("none".to_owned(), |p| pending_op(p).replace('_', " "));
+                return Err(Error::conflict(format!(
+                    "artifact {uid} changed concurrently: its unfinished operation is {}, not {}; nothing was \
+                     changed, reload and retry",
+                    name(current.as_ref()),
+                    name(expected.as_ref())
+                )));
+            }
+        }
+        if let Some(hash) = &update.if_hash
+            && &row.hash != hash
+        {
+            return Err(Error::conflict(format!(
+                "artifact {uid} changed concurrently: its content is now {}, not {hash}; nothing was changed, reload \
+                 and retry",
+                row.hash
+            )));
+        }
         let mut am = row.into_active_model();
         if let Some(p) = &update.placement {
             let (kind, real_path) = encode_placement(p);

@@ -242,6 +242,14 @@ impl ObjectStore for FaultInjection {
     async fn rename(&self, from: &str, to: &str) -> Result<()> {
         guarded(&self.shared, FaultOp::Rename, from, self.inner.rename(from, to)).await
     }
+
+    async fn leftovers(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
+        guarded(&self.shared, FaultOp::List, prefix, self.inner.leftovers(prefix)).await
+    }
+
+    async fn delete_leftover(&self, key: &str) -> Result<bool> {
+        guarded(&self.shared, FaultOp::Delete, key, self.inner.delete_leftover(key)).await
+    }
 }
 
 struct FaultWriter {

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use rand::Rng;
 use tokio::io::AsyncWriteExt;
-use trove_domain::ports::{ObjectWriter, PutResult};
+use trove_domain::ports::{ObjectMeta, ObjectWriter, PutResult};
 use trove_domain::{Error, Result};
 
 use crate::error::map_io;
@@ -22,6 +22,64 @@ const TEMP_PREFIX: &str = ".trove-tmp-";
 /// Whether a listed path is one of this module's temporary files.
 pub(crate) fn is_temp_name(path: &str) -> bool {
     path.rsplit('/').next().is_some_and(|name| name.starts_with(TEMP_PREFIX))
+}
+
+/// Temporary files left under `prefix` by writers that never committed nor dropped (a process
+/// killed mid-write), with their size and modification time. Walks the directory tree itself:
+/// OpenDAL's listing is the normal view, which hides them.
+pub(crate) async fn leftovers(root: &Path, prefix: &str) -> io::Result<Vec<ObjectMeta>> {
+    let root = root.to_path_buf();
+    let prefix = prefix.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        let start = match prefix.rfind('/') {
+            Some(i) => root.join(&prefix[..i]),
+            None => root.clone(),
+        };
+        let mut stack = vec![start];
+        while let Some(dir) = stack.pop() {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::NotADirectory => continue,
+                Err(e) => return Err(e),
+            };
+            for entry in entries {
+                let entry = entry?;
+                let ty = entry.file_type()?;
+                if ty.is_dir() {
+                    stack.push(entry.path());
+                    continue;
+                }
+                let Ok(rel) = entry.path().strip_prefix(&root).map(|r| r.to_string_lossy().replace('\\', "/")) else {
+                    continue;
+                };
+                if !ty.is_file() || !is_temp_name(&rel) || !rel.starts_with(&prefix) {
+                    continue;
+                }
+                let meta = entry.metadata()?;
+                out.push(ObjectMeta {
+                    key: rel,
+                    size: meta.len(),
+                    etag: None,
+                    content_md5: None,
+                    last_modified: meta.modified().ok().map(chrono::DateTime::<chrono::Utc>::from),
+                });
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    })
+    .await
+    .map_err(io::Error::other)?
+}
+
+/// Remove one leftover temporary file; `false` if it was already gone.
+pub(crate) async fn remove_leftover(root: &Path, key: &str) -> io::Result<bool> {
+    match tokio::fs::remove_file(root.join(key)).await {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// A temporary sibling of `target`, removed on drop unless committed.

@@ -436,6 +436,28 @@ impl ObjectStore for OpendalStore {
         self.op.copy(from, to).await.map(|_| ()).map_err(|e| self.err(e, &format!("copy to '{to}' from"), from))
     }
 
+    async fn leftovers(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
+        let Some(root) = self.fs_root() else { return Ok(Vec::new()) };
+        check_prefix(prefix)?;
+        fs::leftovers(root, prefix).await.map_err(|e| map_io(e, "list leftovers in", prefix, root))
+    }
+
+    async fn delete_leftover(&self, key: &str) -> Result<bool> {
+        let root = match self.fs_root() {
+            // Only a temporary file's name, and never a path that leaves the root.
+            Some(root) if fs::is_temp_name(key) && !key.split('/').any(|s| s.is_empty() || s == "." || s == "..") => {
+                root
+            }
+            _ => {
+                return Err(Error::new(
+                    trove_domain::ErrorKind::InvalidKey,
+                    format!("'{key}' is not a leftover of an interrupted write in {}", self.root),
+                ));
+            }
+        };
+        fs::remove_leftover(root, key).await.map_err(|e| map_io(e, "delete leftover", key, root))
+    }
+
     async fn rename(&self, from: &str, to: &str) -> Result<()> {
         check_key(from)?;
         check_key(to)?;

@@ -26,7 +26,12 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use trove_domain::hash::hash_bytes;
 use trove_domain::lifecycle::{NoOpReason, Transition};
 use trove_domain::ports::Catalog;
+mod byte_protocols;
 mod collections;
+pub use byte_protocols::{
+    conditional_updates, one_placement_per_key, purge_marks_record_policy_and_respect_other_marks,
+    reservations_are_exclusive,
+};
 pub use collections::{
     collection_create_and_read_back, collection_lifecycle_leaves_members, collection_members_are_protected,
     concurrent_collect_and_purge, labels_attach_filter_and_protect, version_suffixes_never_reused,
@@ -34,8 +39,8 @@ pub use collections::{
 
 use trove_domain::{
     Artifact, ArtifactQuery, ArtifactUpdate, BranchId, BranchSelection, ContentHash, ContentUpdate, ErrorKind,
-    HashType, InstanceInit, Key, NewArtifact, NewStorage, Operation, Order, Pending, Placement, Stem, StorageId, Uid,
-    UserId,
+    HashType, InstanceInit, Key, NewArtifact, NewStorage, Operation, Order, Pending, Placement, Stem, StorageId,
+    StoragePolicy, Uid, UserId,
 };
 
 /// A fresh, empty catalog for one check, plus whatever must live as long as it (a temporary
@@ -101,6 +106,10 @@ macro_rules! catalog_conformance {
             collection_lifecycle_leaves_members,
             collection_members_are_protected,
             labels_attach_filter_and_protect,
+            reservations_are_exclusive,
+            conditional_updates,
+            one_placement_per_key,
+            purge_marks_record_policy_and_respect_other_marks,
         );
     };
     (@each $make:path; $($check:ident),* $(,)?) => {
@@ -218,17 +227,25 @@ impl Ctx {
             placement: Placement::Managed,
             created_by: self.user,
             revises: None,
+            strict_revises: false,
             pending: None,
             dedup_exempt: false,
             created_at: self.time(),
         }
     }
 
+    /// The next version of `head`'s family, at an index reserved with `reserve_version`.
     async fn next_version(&self, head: &Artifact, content: &str) -> NewArtifact {
-        let max = self.cat.max_version(&head.stem()).await.expect("max_version").expect("family has rows");
+        let index = self.cat.reserve_version(&head.stem()).await.expect("reserve_version");
+        NewArtifact { uid: head.stem().uid(index).expect("version"), ..self.version_at(head, index, content) }
+    }
+
+    /// A version of `head`'s family at `index`, without reserving it.
+    fn version_at(&self, head: &Artifact, index: u32, content: &str) -> NewArtifact {
         NewArtifact {
-            uid: head.stem().uid(max + 1).expect("version"),
+            uid: head.stem().uid(index).expect("version"),
             revises: Some(head.uid.clone()),
+            strict_revises: true,
             key: head.key.clone(),
             suffix: head.suffix.clone(),
             description: head.description.clone(),
@@ -439,8 +456,10 @@ pub async fn stale_revises_is_refused(cat: Arc<dyn Catalog>) {
     let err = ctx.cat.create_artifact(&dangling).await.expect_err("revises for a key without family");
     assert_eq!(err.kind(), ErrorKind::StaleRevises, "{err:?}");
 
-    assert_eq!(ctx.cat.max_version(&v[0].stem()).await.expect("max"), Some(1), "nothing was inserted");
-    assert_eq!(ctx.cat.count_artifacts(&ArtifactQuery::new()).await.expect("count"), 2);
+    assert_eq!(ctx.cat.count_artifacts(&ArtifactQuery::new()).await.expect("count"), 2, "nothing was inserted");
+    stale.revises = Some(v[1].uid.clone());
+    let third = ctx.cat.create_artifact(&stale).await.expect("the refused create left its reservation usable");
+    assert!(third.is_latest);
     assert_heads(ctx.dyn_cat(), &v[0].stem()).await;
 }
 
@@ -480,8 +499,9 @@ pub async fn version_conflicts_are_refused(cat: Arc<dyn Catalog>) {
         ErrorKind::Conflict
     );
 
-    assert_eq!(ctx.cat.max_version(&stem).await.expect("max"), Some(1), "no failed create left a row");
-    let ok = ctx.cat.create_artifact(&good).await.expect("the right next version still works");
+    let rows = ctx.cat.count_artifacts(&ArtifactQuery::new().stem(stem.clone())).await.expect("count");
+    assert_eq!(rows, 2, "no failed create left a row");
+    let ok = ctx.cat.create_artifact(&good).await.expect("the reserved next version still works");
     assert!(ok.is_latest);
     assert_heads(ctx.dyn_cat(), &stem).await;
 }
@@ -514,7 +534,8 @@ pub async fn same_key_same_content_is_unique_unless_exempt(cat: Arc<dyn Catalog>
     let again = NewArtifact { content: v0_content(&v0), ..ctx.next_version(&v0, "same").await };
     let err = ctx.cat.create_artifact(&again).await.expect_err("a second identical row under one key");
     assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
-    assert_eq!(ctx.cat.max_version(&v0.stem()).await.expect("max"), Some(0), "nothing was written");
+    let rows = ctx.cat.count_artifacts(&ArtifactQuery::new().stem(v0.stem())).await.expect("count");
+    assert_eq!(rows, 1, "nothing was written");
     let exempt = NewArtifact { dedup_exempt: true, ..again };
     let v1 = ctx.cat.create_artifact(&exempt).await.expect("a deliberate duplicate is the next version");
     assert_eq!((v1.version_index(), v1.hash.clone(), v1.is_latest), (1, v0.hash.clone(), true));
@@ -670,9 +691,9 @@ pub async fn heads_recomputed_after_purge(cat: Arc<dyn Catalog>) {
     let stem = v[0].stem();
     ctx.apply(&[&v[1].uid, &v[2].uid], Operation::Trash).await;
     assert!(ctx.get(&v[2].uid).await.is_latest);
-    ctx.cat.begin_purge(std::slice::from_ref(&v[2].uid)).await.expect("purge trash head");
+    ctx.cat.begin_purge(std::slice::from_ref(&v[2].uid), StoragePolicy::Auto).await.expect("purge trash head");
     assert!(ctx.get(&v[1].uid).await.is_latest, "the next newest trashed version becomes the trash's head");
-    ctx.cat.begin_purge(std::slice::from_ref(&v[3].uid)).await.expect("purge main head");
+    ctx.cat.begin_purge(std::slice::from_ref(&v[3].uid), StoragePolicy::Auto).await.expect("purge main head");
     assert!(ctx.get(&v[0].uid).await.is_latest, "the next newest version on main becomes the head");
     assert_heads(ctx.dyn_cat(), &stem).await;
     assert_eq!(ctx.cat.finish_purge(&[v[2].uid.clone(), v[3].uid.clone()]).await.expect("finish"), 2);
@@ -684,7 +705,7 @@ pub async fn purging_rows_are_hidden(cat: Arc<dyn Catalog>) {
     let ctx = setup(cat).await;
     let v = ctx.versions("h.csv", 2).await;
     let stem = v[0].stem();
-    let marked = ctx.cat.begin_purge(std::slice::from_ref(&v[1].uid)).await.expect("begin_purge");
+    let marked = ctx.cat.begin_purge(std::slice::from_ref(&v[1].uid), StoragePolicy::Auto).await.expect("begin_purge");
     assert_eq!(marked.len(), 1);
     assert_eq!(marked[0].uid, v[1].uid);
     assert_eq!(marked[0].pending, None, "begin_purge returns the record as it was");
@@ -700,13 +721,24 @@ pub async fn purging_rows_are_hidden(cat: Arc<dyn Catalog>) {
     assert_eq!(ctx.cat.max_version(&stem).await.expect("max"), Some(1), "purging rows count for max_version");
     let pending = ctx.cat.pending_artifacts().await.expect("pending");
     assert_eq!(pending.len(), 1);
-    assert_eq!((pending[0].uid.clone(), pending[0].pending.clone()), (v[1].uid.clone(), Some(Pending::Purging)));
+    assert_eq!(
+        (pending[0].uid.clone(), pending[0].pending.clone()),
+        (v[1].uid.clone(), Some(Pending::Purging { policy: StoragePolicy::Auto }))
+    );
     let err = ctx.cat.apply_transition(std::slice::from_ref(&v[1].uid), Operation::Trash).await.expect_err("hidden");
     assert_eq!(err.kind(), ErrorKind::NotFound, "transitions do not see purging rows");
 
-    let again = ctx.cat.begin_purge(std::slice::from_ref(&v[1].uid)).await.expect("begin_purge is retryable");
+    let again = ctx
+        .cat
+        .begin_purge(std::slice::from_ref(&v[1].uid), StoragePolicy::Auto)
+        .await
+        .expect("begin_purge is retryable");
     assert_eq!(again.len(), 1);
-    let err = ctx.cat.begin_purge(&[v[0].uid.clone(), Uid::new_family()]).await.expect_err("missing uid");
+    let err = ctx
+        .cat
+        .begin_purge(&[v[0].uid.clone(), Uid::new_family()], StoragePolicy::Auto)
+        .await
+        .expect_err("missing uid");
     assert_eq!(err.kind(), ErrorKind::NotFound);
     assert_eq!(ctx.get(&v[0].uid).await.pending, None, "a failed begin_purge marks nothing");
     assert_heads(ctx.dyn_cat(), &stem).await;
@@ -717,7 +749,7 @@ pub async fn finish_purge_deletes_marked_rows_only(cat: Arc<dyn Catalog>) {
     let ctx = setup(cat).await;
     let v = ctx.versions("f.csv", 3).await;
     let stem = v[0].stem();
-    ctx.cat.begin_purge(&[v[2].uid.clone(), v[1].uid.clone()]).await.expect("begin_purge");
+    ctx.cat.begin_purge(&[v[2].uid.clone(), v[1].uid.clone()], StoragePolicy::Auto).await.expect("begin_purge");
     let n = ctx.cat.finish_purge(&[v[2].uid.clone(), v[1].uid.clone(), v[0].uid.clone()]).await.expect("finish");
     assert_eq!(n, 2, "only the marked rows go");
     assert!(ctx.get(&v[0].uid).await.is_latest, "the unmarked record stays, as head");
@@ -731,7 +763,7 @@ pub async fn finish_purge_deletes_marked_rows_only(cat: Arc<dyn Catalog>) {
 pub async fn abort_purge_restores_visibility(cat: Arc<dyn Catalog>) {
     let ctx = setup(cat).await;
     let v = ctx.versions("ab.csv", 2).await;
-    ctx.cat.begin_purge(std::slice::from_ref(&v[1].uid)).await.expect("begin_purge");
+    ctx.cat.begin_purge(std::slice::from_ref(&v[1].uid), StoragePolicy::Auto).await.expect("begin_purge");
     assert!(ctx.get(&v[0].uid).await.is_latest);
     ctx.cat.abort_purge(std::slice::from_ref(&v[1].uid)).await.expect("abort_purge");
     let back = ctx.get(&v[1].uid).await;
@@ -812,7 +844,7 @@ pub async fn pending_artifacts_are_listed(cat: Arc<dyn Catalog>) {
     let plain = ctx.create(Some("plain.csv"), "plain").await;
     let mut new = ctx.family(Some("real.csv"), "real");
     new.placement = Placement::RealKey;
-    new.pending = Some(Pending::PlacingRealKey { managed_key: format!(".trove/{}.csv", new.uid) });
+    new.pending = Some(Pending::PlacingRealKey { managed_key: format!(".trove/{}.csv", new.uid), target: None });
     let placing = ctx.cat.create_artifact(&new).await.expect("create pending");
     assert_eq!(placing.pending, new.pending);
     assert!(placing.is_latest);
@@ -993,33 +1025,41 @@ pub async fn concurrent_new_versions(cats: &[Arc<dyn Catalog>], writers: usize) 
         let cat = Arc::clone(&cats[w % cats.len()]);
         let created_at = ctx.time();
         tasks.push(tokio::spawn(async move {
-            retrying(|| {
-                let cat = Arc::clone(&cat);
+            let k = key("hot.csv");
+            // Each writer reserves its own version index, then commits it (retrying only what
+            // the backend reports as transient): no writer ever loses or repeats a version.
+            let (head, index) = retrying(|| {
+                let (cat, k) = (Arc::clone(&cat), k.clone());
                 async move {
-                    let k = key("hot.csv");
                     let head = cat.family_head_by_key(storage, &k).await?.expect("family exists");
-                    let max = cat.max_version(&head.stem()).await?.expect("rows");
-                    let new = NewArtifact {
-                        uid: head.stem().uid(max + 1)?,
-                        key: Some(k),
-                        description: None,
-                        suffix: ".csv".into(),
-                        kind: None,
-                        otype: None,
-                        content: hash_bytes(format!("writer {w}").as_bytes()),
-                        n_files: None,
-                        n_observations: None,
-                        version_tag: None,
-                        storage,
-                        placement: Placement::Managed,
-                        created_by: user,
-                        revises: Some(head.uid.clone()),
-                        pending: None,
-                        dedup_exempt: false,
-                        created_at,
-                    };
-                    cat.create_artifact(&new).await
+                    let index = cat.reserve_version(&head.stem()).await?;
+                    Ok((head, index))
                 }
+            })
+            .await;
+            let new = NewArtifact {
+                uid: head.stem().uid(index).expect("uid"),
+                key: Some(k),
+                description: None,
+                suffix: ".csv".into(),
+                kind: None,
+                otype: None,
+                content: hash_bytes(format!("writer {w}").as_bytes()),
+                n_files: None,
+                n_observations: None,
+                version_tag: None,
+                storage,
+                placement: Placement::Managed,
+                created_by: user,
+                revises: Some(head.uid.clone()),
+                strict_revises: false,
+                pending: None,
+                dedup_exempt: false,
+                created_at,
+            };
+            retrying(|| {
+                let (cat, new) = (Arc::clone(&cat), new.clone());
+                async move { cat.create_artifact(&new).await }
             })
             .await
         }));

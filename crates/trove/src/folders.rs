@@ -110,11 +110,27 @@ impl Trove {
         let store = self.store(a.storage)?;
         let s = store.store.as_ref();
         let own = a.storage_key();
-        // Marked like a real-key placement: fsck rolls it back to a valid version with its own files.
-        let pending = Pending::PlacingRealKey { managed_key: own.clone() };
-        self.catalog()
-            .update_artifact(&a.uid, &ArtifactUpdate { pending: Some(Some(pending)), ..Default::default() })
+        // Marked like a real-key placement: fsck rolls it back to a valid version with its own
+        // files. The mark is exclusive per key (the catalog allows one placement in flight), so
+        // concurrent versions fill the store one at a time, and only the newest one does: an
+        // older version that gets here late keeps its own copy instead of overwriting newer files.
+        let pending = Pending::PlacingRealKey { managed_key: own.clone(), target: Some(store_key.clone()) };
+        let marked = self
+            .catalog()
+            .update_artifact(
+                &a.uid,
+                &ArtifactUpdate { pending: Some(Some(pending.clone())), if_pending: Some(None), ..Default::default() },
+            )
             .await?;
+        if !marked.is_latest {
+            return self
+                .catalog()
+                .update_artifact(
+                    &a.uid,
+                    &ArtifactUpdate { pending: Some(None), if_pending: Some(Some(pending)), ..Default::default() },
+                )
+                .await;
+        }
         let moved = async {
             s.delete_prefix(&format!("{store_key}/")).await?;
             local::copy_artifact_bytes(s, &own, &store_key, true).await?;
@@ -124,6 +140,7 @@ impl Trove {
                     &ArtifactUpdate {
                         placement: Some(Placement::SharedStore { store_key: store_key.clone() }),
                         pending: Some(None),
+                        if_pending: Some(Some(pending.clone())),
                         ..Default::default()
                     },
                 )
@@ -138,7 +155,10 @@ impl Trove {
             Err(e) => {
                 let _ = self
                     .catalog()
-                    .update_artifact(&a.uid, &ArtifactUpdate { pending: Some(None), ..Default::default() })
+                    .update_artifact(
+                        &a.uid,
+                        &ArtifactUpdate { pending: Some(None), if_pending: Some(Some(pending)), ..Default::default() },
+                    )
                     .await;
                 Err(Error::new(
                     e.kind(),

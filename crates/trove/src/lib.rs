@@ -53,7 +53,10 @@ pub use collection::{CollectionOptions, CollectionOutcome, MovedCollection};
 #[cfg(feature = "dataframe")]
 pub use dataframe::{DATAFRAME_OTYPE, Loaded, PARQUET_SUFFIX, ParquetReader};
 pub use label::MovedLabel;
-pub use outcome::{DeletePlan, FsckFinding, GcReport, KeptPath, Moved, PurgeReport, Purged, SaveOutcome};
+pub use maintenance::{GcOptions, MIN_GC_GRACE};
+pub use outcome::{
+    DeletePlan, FsckFinding, GcItem, GcKind, GcPlan, GcReport, KeptPath, Moved, PurgeReport, Purged, SaveOutcome,
+};
 pub use plugin::{Format, LifecycleObserver, StorageScheme};
 pub use replace::{Renamed, ReplaceOutcome};
 pub use save::{SaveOptions, Source};
@@ -217,14 +220,25 @@ impl TroveBuilder {
     /// Create an instance with the injected catalog (else the one `opts.db` names, else the
     /// embedded SQLite file) and the injected store (else the one `opts.storage` names), or
     /// attach to it if a shared catalog already manages that root.
-    pub async fn init(self, mut opts: InitOptions) -> Result<Trove> {
+    ///
+    /// Everything else injected (the clock, further stores, plugins, the cache settings) applies
+    /// to the instance created, as it does to [`TroveBuilder::open`].
+    pub async fn init(mut self, mut opts: InitOptions) -> Result<Trove> {
         if opts.user.is_none() {
-            opts.user = self.user;
+            opts.user = self.user.clone();
         }
-        let cache = self.cache;
-        let mut trove = wiring::init(opts, self.catalog, self.stores.into_iter().next(), self.plugins).await?;
-        Arc::make_mut(&mut trove.inner).cache = cache;
-        Ok(trove)
+        let clock = self.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
+        let first_store = self.stores.first().cloned();
+        let created = wiring::init(opts, self.catalog.take(), first_store, &self.plugins, clock.as_ref()).await?;
+        if !self.stores.iter().any(|s| s.root() == created.store.root()) {
+            self.stores.push(created.store);
+        }
+        self.catalog = Some(created.catalog);
+        self.location = Some(created.location);
+        if let Some(user) = created.user {
+            self.user = Some(user);
+        }
+        self.open().await
     }
 
     /// Open the instance.
@@ -299,7 +313,7 @@ impl Trove {
 
     /// Create an instance (see [`InitOptions`]).
     pub async fn init(opts: InitOptions) -> Result<Trove> {
-        wiring::init(opts, None, None, plugin::Plugins::default()).await
+        Trove::builder().init(opts).await
     }
 
     /// The instance record.

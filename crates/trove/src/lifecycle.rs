@@ -3,7 +3,6 @@
 //! Validation and destinations come from the pure table in `trove_domain::lifecycle`; the
 //! catalog applies a whole batch set-based in one transaction, or nothing.
 
-use chrono::{DateTime, Utc};
 use trove_domain::lifecycle::{PurgeDecision, purge_decision};
 use trove_domain::{
     Artifact, ArtifactQuery, BranchId, BranchSelection, Error, ErrorKind, Operation, Result, StoragePolicy, Uid,
@@ -109,7 +108,7 @@ impl Trove {
             let owner = a.bytes_owner(self.manages(&store.location));
             decisions.push(purge_decision(owner, policy, &store.location.root)?);
         }
-        let marked = self.catalog().begin_purge(uids).await.map_err(with_ls_hint)?;
+        let marked = self.catalog().begin_purge(uids, policy).await.map_err(with_ls_hint)?;
         let mut report = PurgeReport::default();
         let mut done: Vec<Uid> = Vec::new();
         for (i, (a, decision)) in artifacts.iter().zip(&decisions).enumerate() {
@@ -158,7 +157,7 @@ impl Trove {
         Ok(report)
     }
 
-    async fn purge_bytes(&self, a: &Artifact, decision: PurgeDecision) -> Result<Purged> {
+    pub(crate) async fn purge_bytes(&self, a: &Artifact, decision: PurgeDecision) -> Result<Purged> {
         let store = self.store(a.storage)?;
         let key = a.storage_key();
         let path =
@@ -188,8 +187,11 @@ impl Trove {
         Ok(p)
     }
 
-    /// Records in the trash since before `older_than` (all of the trash with `None`).
-    pub async fn trash_older_than(&self, older_than: Option<DateTime<Utc>>) -> Result<Vec<Artifact>> {
+    /// Records in the trash for longer than `older_than` by the instance's clock (all of the
+    /// trash with `None`).
+    pub async fn trash_older_than(&self, older_than: Option<std::time::Duration>) -> Result<Vec<Artifact>> {
+        let older_than =
+            older_than.map(|d| self.clock().now() - chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX));
         self.catalog()
             .artifacts(&ArtifactQuery {
                 branch: BranchSelection::Only(BranchId::TRASH),
@@ -199,11 +201,12 @@ impl Trove {
             .await
     }
 
-    /// Trash retention: permanently delete (storage policy `auto`) every record trashed
-    /// before `older_than`. With `dry_run`, only list what would go.
+    /// Trash retention: permanently delete (storage policy `auto`) every record in the trash
+    /// for longer than `older_than` (the instance's clock decides). With `dry_run`, only list
+    /// what would go.
     pub async fn empty_trash(
         &self,
-        older_than: Option<DateTime<Utc>>,
+        older_than: Option<std::time::Duration>,
         dry_run: bool,
     ) -> Result<(Vec<Artifact>, PurgeReport)> {
         let doomed = self.trash_older_than(older_than).await?;

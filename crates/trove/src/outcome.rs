@@ -153,13 +153,63 @@ pub struct FsckFinding {
     pub action: String,
 }
 
-/// Objects in a managed area that no record references.
+/// What [`crate::Trove::plan_gc`] found: shown to the user, then applied as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct GcPlan {
+    /// Everything the plan would remove.
+    pub items: Vec<GcItem>,
+    /// The grace period it was planned with.
+    pub grace: std::time::Duration,
+}
+
+impl GcPlan {
+    /// Bytes the plan would free.
+    pub fn bytes(&self) -> u64 {
+        self.items.iter().map(|i| i.size).sum()
+    }
+
+    /// Whether there is nothing to remove.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+/// One object a garbage collection removes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GcItem {
+    /// The storage location holding it.
+    #[serde(skip)]
+    pub storage: trove_domain::StorageId,
+    /// Its key inside the location.
+    #[serde(skip)]
+    pub key: String,
+    /// Its path (absolute local path or object URL).
+    pub path: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Why it is garbage.
+    pub kind: GcKind,
+}
+
+/// Why an object is garbage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum GcKind {
+    /// In the managed area and referenced by no record.
+    Orphan,
+    /// A temporary file an interrupted write left behind.
+    Leftover,
+}
+
+/// What [`crate::Trove::apply_gc`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct GcReport {
-    /// Orphaned paths found (and removed unless it was a dry run).
-    pub orphans: Vec<String>,
-    /// Bytes they hold.
+    /// Paths removed.
+    pub removed: Vec<String>,
+    /// Bytes freed.
     pub bytes: u64,
-    /// Whether anything was removed.
-    pub removed: bool,
+    /// Planned paths left alone because a record references them now (a save committed after
+    /// the plan was made).
+    pub skipped: Vec<String>,
 }

@@ -247,7 +247,17 @@ impl Trove {
             Pending::Replacing { staged_key: staged_key.clone(), new: new.clone(), target_key: target_key.clone() };
         let marked_row = match self
             .catalog()
-            .update_artifact(&a.uid, &ArtifactUpdate { pending: Some(Some(pending)), ..Default::default() })
+            .update_artifact(
+                &a.uid,
+                &ArtifactUpdate {
+                    pending: Some(Some(pending)),
+                    // Only an unmarked row whose content is still what this replace read: a
+                    // concurrent replace or purge makes this one fail cleanly instead.
+                    if_pending: Some(None),
+                    if_hash: Some(a.hash.clone()),
+                    ..Default::default()
+                },
+            )
             .await
         {
             Ok(r) => r,
@@ -290,7 +300,15 @@ impl Trove {
         // 4. Commit.
         let updated = self
             .catalog()
-            .update_artifact(&a.uid, &ArtifactUpdate { content: Some(new), pending: Some(None), ..Default::default() })
+            .update_artifact(
+                &a.uid,
+                &ArtifactUpdate {
+                    content: Some(new),
+                    pending: Some(None),
+                    if_pending: marked_row.pending.clone().map(Some),
+                    ..Default::default()
+                },
+            )
             .await
             .map_err(|e| {
                 Error::new(
@@ -475,7 +493,14 @@ impl Trove {
             Settle::RollBack => {
                 let updated = self
                     .catalog()
-                    .update_artifact(&a.uid, &ArtifactUpdate { pending: Some(None), ..Default::default() })
+                    .update_artifact(
+                        &a.uid,
+                        &ArtifactUpdate {
+                            pending: Some(None),
+                            if_pending: Some(a.pending.clone()),
+                            ..Default::default()
+                        },
+                    )
                     .await?;
                 if m.target_key != old_key {
                     remove_quietly(store.store.as_ref(), m.target_key, folder).await;
@@ -491,7 +516,12 @@ impl Trove {
                     .catalog()
                     .update_artifact(
                         &a.uid,
-                        &ArtifactUpdate { content: Some(m.new.clone()), pending: Some(None), ..Default::default() },
+                        &ArtifactUpdate {
+                            content: Some(m.new.clone()),
+                            pending: Some(None),
+                            if_pending: Some(a.pending.clone()),
+                            ..Default::default()
+                        },
                     )
                     .await?;
                 let _ = self.cleanup_replace(store, a, m.staged_key, &old_key, m.target_key).await;
@@ -528,7 +558,7 @@ impl Trove {
 
 fn pending_name(p: &Pending) -> &'static str {
     match p {
-        Pending::Purging => "a permanent deletion",
+        Pending::Purging { .. } => "a permanent deletion",
         Pending::PlacingRealKey { .. } => "a move to a real key",
         Pending::Replacing { .. } => "a replace",
     }

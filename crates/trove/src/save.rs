@@ -18,8 +18,23 @@ use crate::local::{self, Written};
 use crate::outcome::SaveOutcome;
 use crate::{Store, Trove};
 
-/// How many times a save retries after losing a race to a concurrent writer.
-const MAX_ATTEMPTS: u32 = 12;
+/// How long a save keeps retrying after losing races to concurrent writers (a real-key
+/// placement of the same key in another process, a busy catalog) before it gives up.
+const RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Exponential backoff with jitter, capped at half a second, so racing writers spread out.
+fn backoff(attempt: u32) -> std::time::Duration {
+    let base = 5u64 << attempt.min(7);
+    let jitter = rand::random::<u64>() % (base / 2 + 1);
+    std::time::Duration::from_millis((base + jitter).min(500))
+}
+
+/// A uid this writer owns, and the family head it follows (if any).
+#[derive(Debug, Clone)]
+struct Claim {
+    uid: Uid,
+    head: Option<Artifact>,
+}
 
 /// What to save.
 #[derive(Debug, Clone)]
@@ -248,20 +263,17 @@ impl Trove {
             _ => (opts.otype.clone(), opts.n_observations),
         };
         let plan = Plan { key, suffix, real, otype, n_observations };
-        let mut last_err = None;
-        for attempt in 0..MAX_ATTEMPTS {
-            match self.save_attempt(store, &source, is_folder, &plan, &opts).await {
-                Err(e) if e.is_retryable() || e.kind() == ErrorKind::StaleRevises && opts.revises.is_none() => {
-                    last_err = Some(e);
-                    tokio::time::sleep(std::time::Duration::from_millis(5 << attempt.min(6))).await;
-                }
-                other => return other,
-            }
-        }
-        Err(last_err.expect("at least one attempt"))
+        self.save_owned(store, &source, is_folder, &plan, &opts).await
     }
 
-    async fn save_attempt(
+    /// The byte protocol of a save (design, section 3). The bytes go to the managed key of a uid
+    /// this writer owns (a fresh family stem, or a version index reserved in the catalog), so no
+    /// concurrent writer can write to, keep or delete them; they are written and hashed once.
+    /// A lost race (another writer created the key's family first, identical content committed
+    /// meanwhile, a busy catalog) is retried with the same bytes: moved to a newly owned uid if
+    /// the family changed, never rewritten, never shared. On failure only this writer's own
+    /// bytes are removed.
+    async fn save_owned(
         &self,
         store: &Store,
         source: &Source,
@@ -269,11 +281,93 @@ impl Trove {
         plan: &Plan,
         opts: &SaveOptions,
     ) -> Result<SaveOutcome> {
+        let mut claim = self.claim_uid(store, plan, opts, None).await?;
+        let managed_key = managed_storage_key(&claim.uid, &plan.suffix);
+        let mut written = match source {
+            Source::Path(p) if is_folder => local::write_folder(store.store.as_ref(), p, &managed_key).await?,
+            Source::Path(p) => local::write_file(store.store.as_ref(), p, &managed_key).await?,
+            Source::Bytes { data, .. } => local::write_bytes(store.store.as_ref(), data.clone(), &managed_key).await?,
+            #[cfg(feature = "dataframe")]
+            Source::DataFrame(b) => crate::dataframe::write_parquet(store.store.as_ref(), b, &managed_key).await?,
+        };
+        let started = std::time::Instant::now();
+        let mut attempt: u32 = 0;
+        loop {
+            let committed = self.commit_save(store, &written, plan, opts, claim.head.clone(), claim.uid.clone()).await;
+            let err = match committed {
+                Ok(outcome @ (SaveOutcome::Existing { .. } | SaveOutcome::RestoredFromTrash { .. })) => {
+                    // No record took the uid (its bytes are already removed): give it back.
+                    self.release_claim(&claim).await;
+                    return Ok(outcome);
+                }
+                Ok(outcome) => return self.place_if_real(store, outcome, plan, &written).await,
+                Err(e) => e,
+            };
+            let lost_race = err.is_retryable() || (err.kind() == ErrorKind::StaleRevises && opts.revises.is_none());
+            let retry = if lost_race && started.elapsed() < RETRY_BUDGET {
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+                self.claim_uid(store, plan, opts, Some(&claim)).await
+            } else {
+                Err(err)
+            };
+            match retry {
+                Ok(next) if next.uid == claim.uid => claim = next,
+                Ok(next) => {
+                    // The key's family changed: the bytes follow the uid this writer now owns.
+                    let to = managed_storage_key(&next.uid, &plan.suffix);
+                    let moved = local::move_artifact_bytes(store.store.as_ref(), &written.key, &to, is_folder).await;
+                    if let Err(e) = moved {
+                        self.discard_written(store, &claim, &written).await;
+                        let _ =
+                            local::remove_written(store.store.as_ref(), &Written { key: to, ..written.clone() }).await;
+                        return Err(e);
+                    }
+                    written.key = to;
+                    self.release_claim(&claim).await;
+                    claim = next;
+                }
+                Err(e) => {
+                    self.discard_written(store, &claim, &written).await;
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Remove bytes this save wrote, unless a row with its uid made it in after all (a commit
+    /// whose reply was lost). The uid is this writer's own, so no other writer's row can point
+    /// at these bytes.
+    async fn discard_written(&self, store: &Store, claim: &Claim, written: &Written) {
+        if !matches!(self.catalog().artifact(&claim.uid).await, Ok(Some(_)))
+            && local::remove_written(store.store.as_ref(), written).await.is_ok()
+        {
+            self.release_claim(claim).await;
+        }
+    }
+
+    /// Give a reserved version index back, so a save that created no record leaves no gap in
+    /// the family's version numbers (best effort: a gap is harmless, a reused suffix is not,
+    /// and the catalog only releases an unconsumed reservation).
+    async fn release_claim(&self, claim: &Claim) {
+        if claim.uid.version_index() > 0 {
+            let _ = self.catalog().release_version(&claim.uid.stem(), claim.uid.version_index()).await;
+        }
+    }
+
+    /// The uid a save writes under, owned by this writer: the next version of the key's family
+    /// (or of `revises`), reserved in the catalog, or a fresh family. After a lost race
+    /// (`previous`), the previous claim is kept while the key still belongs to its family.
+    async fn claim_uid(
+        &self,
+        store: &Store,
+        plan: &Plan,
+        opts: &SaveOptions,
+        previous: Option<&Claim>,
+    ) -> Result<Claim> {
         let catalog = self.catalog();
-        let storage = store.location.id;
-        // The family this save joins: the key's head, or an explicit `revises`.
         let head = match (&plan.key, &opts.revises) {
-            (Some(k), _) => catalog.family_head_by_key(storage, k).await?,
+            (Some(k), _) => catalog.family_head_by_key(store.location.id, k).await?,
             (None, Some(r)) => Some(catalog.artifact(r).await?.ok_or_else(|| {
                 Error::not_found(format!(
                     "cannot revise {r}: no such artifact; check the uid with `trove ls --branch all`"
@@ -289,58 +383,64 @@ impl Trove {
                 format!("cannot revise {r}: the head of its family is now {}; revise that version instead", h.uid),
             ));
         }
-        let uid = match &head {
-            Some(h) => {
-                let max = catalog.max_version(&h.stem()).await?.unwrap_or(0);
-                h.stem().uid(max + 1)?
-            }
-            None => Uid::new_family(),
-        };
-        let managed_key = managed_storage_key(&uid, &plan.suffix);
-        let written = match source {
-            Source::Path(p) if is_folder => local::write_folder(store.store.as_ref(), p, &managed_key).await?,
-            Source::Path(p) => local::write_file(store.store.as_ref(), p, &managed_key).await?,
-            Source::Bytes { data, .. } => local::write_bytes(store.store.as_ref(), data.clone(), &managed_key).await?,
-            #[cfg(feature = "dataframe")]
-            Source::DataFrame(b) => crate::dataframe::write_parquet(store.store.as_ref(), b, &managed_key).await?,
-        };
-        match self.commit_save(store, &written, plan, opts, head, uid.clone()).await {
-            Ok(outcome @ (SaveOutcome::Created { .. } | SaveOutcome::NewVersion { .. }))
-                if plan.real && outcome.artifact().pending.is_some() =>
-            {
-                let placed = match self.place_real_key(store, outcome.artifact().clone(), &written).await {
-                    Ok(a) => a,
-                    Err(e) => {
-                        // Roll back to a valid state: the record keeps its bytes in the managed area.
-                        let _ = catalog
-                            .update_artifact(&uid, &ArtifactUpdate { pending: Some(None), ..Default::default() })
-                            .await;
-                        return Err(Error::new(
-                            e.kind(),
-                            format!(
-                                "saved {} but could not move its bytes to the real key: {e}; the artifact keeps \
-                                 them in the managed area",
-                                outcome.artifact().label()
-                            ),
-                        )
-                        .with_source(e));
-                    }
-                };
-                Ok(match outcome {
-                    SaveOutcome::NewVersion { previous, .. } => SaveOutcome::NewVersion { artifact: placed, previous },
-                    _ => SaveOutcome::Created { artifact: placed },
-                })
-            }
-            Ok(outcome) => Ok(outcome),
-            Err(e) => {
-                // Unless the row made it in after all (a lost reply), nothing references the
-                // freshly written bytes: remove them, then report.
-                if !matches!(catalog.artifact(&uid).await, Ok(Some(_))) {
-                    let _ = local::remove_written(store.store.as_ref(), &written).await;
-                }
-                Err(e)
+        if let Some(prev) = previous {
+            let same_family = match &head {
+                Some(h) => prev.uid.version_index() > 0 && h.stem() == prev.uid.stem(),
+                None => true,
+            };
+            if same_family {
+                return Ok(Claim { uid: prev.uid.clone(), head: head.or_else(|| prev.head.clone()) });
             }
         }
+        let uid = match &head {
+            Some(h) => h.stem().uid(catalog.reserve_version(&h.stem()).await?)?,
+            None => Uid::new_family(),
+        };
+        Ok(Claim { uid, head })
+    }
+
+    /// A real-key save's second half: move the committed (marked) record's bytes onto the key.
+    /// On failure the record is rolled back to a valid state, its bytes in the managed area.
+    async fn place_if_real(
+        &self,
+        store: &Store,
+        outcome: SaveOutcome,
+        plan: &Plan,
+        written: &Written,
+    ) -> Result<SaveOutcome> {
+        let needs_placing = plan.real
+            && matches!(outcome, SaveOutcome::Created { .. } | SaveOutcome::NewVersion { .. })
+            && outcome.artifact().pending.is_some();
+        if !needs_placing {
+            return Ok(outcome);
+        }
+        let artifact = outcome.artifact().clone();
+        let mark = artifact.pending.clone();
+        let placed = match self.place_real_key(store, artifact.clone(), written).await {
+            Ok(a) => a,
+            Err(e) => {
+                let _ = self
+                    .catalog()
+                    .update_artifact(
+                        &artifact.uid,
+                        &ArtifactUpdate { pending: Some(None), if_pending: Some(mark), ..Default::default() },
+                    )
+                    .await;
+                return Err(Error::new(
+                    e.kind(),
+                    format!(
+                        "saved {} but could not move its bytes to the real key: {e}; the artifact keeps them in the \
+                         managed area",
+                        artifact.label()
+                    ),
+                )
+                .with_source(e));
+            }
+        };
+        Ok(match outcome {
+            SaveOutcome::NewVersion { previous, .. } => SaveOutcome::NewVersion { artifact: placed, previous },
+            _ => SaveOutcome::Created { artifact: placed },
+        })
     }
 
     /// Dedup, then insert the row. On any outcome other than a new row the written bytes are
@@ -401,7 +501,7 @@ impl Trove {
         if plan.real {
             self.check_real_key_free(store, plan.key.as_ref().expect("real keys have a key"), head.as_ref()).await?;
         }
-        let managed_key = managed_storage_key(&uid, &plan.suffix);
+        let managed_key = written.key.clone();
         let new = NewArtifact {
             uid,
             key: plan.key.clone(),
@@ -417,7 +517,11 @@ impl Trove {
             placement: Placement::Managed,
             created_by: self.user_record().id,
             revises: head.as_ref().map(|h| h.uid.clone()),
-            pending: plan.real.then_some(Pending::PlacingRealKey { managed_key }),
+            strict_revises: opts.revises.is_some(),
+            pending: plan.real.then(|| Pending::PlacingRealKey {
+                managed_key,
+                target: plan.key.as_ref().map(|k| k.as_str().to_owned()),
+            }),
             dedup_exempt,
             created_at: self.clock().now(),
         };
@@ -477,9 +581,22 @@ impl Trove {
     /// Move a freshly saved real-key artifact's bytes from the managed area to its key. The
     /// previous occupant of the path (an older version) first gets a copy of its bytes in the
     /// managed area and its row updated, so every version stays readable (spec 2, section 3).
+    /// Only one placement per key is in flight at a time (the catalog refuses a second marked
+    /// row for the key), and only the family's newest version takes the key: a version that
+    /// commits after a newer one keeps its bytes in the managed area.
     async fn place_real_key(&self, store: &Store, artifact: Artifact, written: &Written) -> Result<Artifact> {
         let key = artifact.key.clone().expect("real keys have a key");
         let from = written.key.clone();
+        let mark = artifact.pending.clone();
+        if !artifact.is_latest {
+            return self
+                .catalog()
+                .update_artifact(
+                    &artifact.uid,
+                    &ArtifactUpdate { pending: Some(None), if_pending: Some(mark), ..Default::default() },
+                )
+                .await;
+        }
         if let Some(occupant) = self.real_key_occupant(store, &key).await?
             && occupant.uid != artifact.uid
         {
@@ -488,7 +605,12 @@ impl Trove {
             self.catalog()
                 .update_artifact(
                     &occupant.uid,
-                    &ArtifactUpdate { placement: Some(Placement::Managed), ..Default::default() },
+                    &ArtifactUpdate {
+                        placement: Some(Placement::Managed),
+                        if_pending: Some(None),
+                        if_hash: Some(occupant.hash.clone()),
+                        ..Default::default()
+                    },
                 )
                 .await?;
         }
@@ -496,7 +618,12 @@ impl Trove {
         self.catalog()
             .update_artifact(
                 &artifact.uid,
-                &ArtifactUpdate { placement: Some(Placement::RealKey), pending: Some(None), ..Default::default() },
+                &ArtifactUpdate {
+                    placement: Some(Placement::RealKey),
+                    pending: Some(None),
+                    if_pending: Some(mark),
+                    ..Default::default()
+                },
             )
             .await
     }
@@ -547,7 +674,7 @@ impl Trove {
         };
         let head = self.catalog().family_head_by_key(store.location.id, &key).await?;
         let uid = match &head {
-            Some(h) => h.stem().uid(self.catalog().max_version(&h.stem()).await?.unwrap_or(0) + 1)?,
+            Some(h) => h.stem().uid(self.catalog().reserve_version(&h.stem()).await?)?,
             None => Uid::new_family(),
         };
         let new = NewArtifact {
@@ -565,6 +692,7 @@ impl Trove {
             placement,
             created_by: self.user_record().id,
             revises: head.as_ref().map(|h| h.uid.clone()),
+            strict_revises: false,
             pending: None,
             // Registered in place: no de-duplication lookup (spec 2, section 5).
             dedup_exempt: true,

@@ -163,7 +163,9 @@ impl Trove {
     /// A root inside another root's `.trove/` folder is refused. This handle sees the new
     /// location at once; other open handles after reopening.
     pub async fn add_storage(&mut self, root: &str) -> Result<StorageLocation> {
-        let root = canonical_root(root)?;
+        // A root of a registered plugin scheme is the plugin's to interpret and open.
+        let plugin_store = self.plugins().open_store(root).transpose()?;
+        let root = if plugin_store.is_some() { root.trim_end_matches('/').to_owned() } else { canonical_root(root)? };
         if root.split('/').any(|seg| seg == MANAGED_DIR) {
             return Err(Error::invalid_input(format!(
                 "{root} is inside a '{MANAGED_DIR}' folder, Trove's managed area of another root; choose a folder outside it"
@@ -172,11 +174,17 @@ impl Trove {
         if let Some(s) = self.inner.stores.values().find(|s| s.location.root == root) {
             return Ok(s.location.clone());
         }
-        if !wiring::is_cloud(&root) && !root.starts_with("memory://") {
-            let dir = Path::new(&root).join(MANAGED_DIR);
-            std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-        }
-        let store = wiring::open_store(&root).await?;
+        let store = match plugin_store {
+            Some(store) => store,
+            None => {
+                if !wiring::is_cloud(&root) && !root.starts_with("memory://") {
+                    let dir = Path::new(&root).join(MANAGED_DIR);
+                    std::fs::create_dir_all(&dir)
+                        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+                }
+                wiring::open_store(&root).await?
+            }
+        };
         let marker = read_marker(store.as_ref()).await?;
         let me = self.instance().uid.clone();
         let (uid, instance_uid) = match &marker {

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use trove_domain::ids::random_base62;
 use trove_domain::key::MANAGED_DIR;
-use trove_domain::ports::{Catalog, Clock, ObjectStore, SystemClock};
+use trove_domain::ports::{Catalog, Clock, ObjectStore};
 use trove_domain::{Error, ErrorKind, InstanceInit, NewStorage, Result};
 
-use crate::{EMBEDDED_DB, InitOptions, STORAGE_MARKER, StorageMarker, Trove, normalize_root};
+use crate::{EMBEDDED_DB, InitOptions, STORAGE_MARKER, StorageMarker, normalize_root};
 
 /// Connect to a catalog by URL: `sqlite://PATH` (created if missing) or `postgresql://...`.
 /// Migrations run on connect.
@@ -126,22 +126,30 @@ pub(crate) fn catalog_url_for(location: &str) -> Result<String> {
     Ok(sqlite_url(&db, false))
 }
 
+/// What [`init`] created or attached to, for the builder to open.
+pub(crate) struct Initialized {
+    pub(crate) catalog: Arc<dyn Catalog>,
+    pub(crate) store: Arc<dyn ObjectStore>,
+    pub(crate) location: String,
+    pub(crate) user: Option<String>,
+}
+
 /// Create (or, for a shared catalog that already holds this root, attach to) an instance.
 /// An injected catalog or store replaces the one `opts` would name.
 pub(crate) async fn init(
     opts: InitOptions,
     injected_catalog: Option<Arc<dyn Catalog>>,
     injected_store: Option<Arc<dyn ObjectStore>>,
-    plugins: crate::plugin::Plugins,
-) -> Result<Trove> {
-    let clock = SystemClock;
+    plugins: &crate::plugin::Plugins,
+    clock: &dyn Clock,
+) -> Result<Initialized> {
     if let Some(s) = &injected_store {
-        return init_resolved(opts, s.root().to_owned(), None, s.clone(), injected_catalog, clock, plugins).await;
+        return init_resolved(opts, s.root().to_owned(), None, s.clone(), injected_catalog, clock).await;
     }
     // A root of a registered scheme: the location keeps the URI as its root.
     if let Some(store) = plugins.open_store(&opts.storage) {
         let root = opts.storage.trim_end_matches('/').to_owned();
-        return init_resolved(opts, root, None, store?, injected_catalog, clock, plugins).await;
+        return init_resolved(opts, root, None, store?, injected_catalog, clock).await;
     }
     let (root, local_root) = if is_cloud(&opts.storage) {
         (opts.storage.trim_end_matches('/').to_owned(), None)
@@ -158,7 +166,7 @@ pub(crate) async fn init(
         (p.to_string_lossy().into_owned(), Some(p))
     };
     let store = open_store(&root).await?;
-    init_resolved(opts, root, local_root, store, injected_catalog, clock, plugins).await
+    init_resolved(opts, root, local_root, store, injected_catalog, clock).await
 }
 
 async fn init_resolved(
@@ -167,9 +175,8 @@ async fn init_resolved(
     local_root: Option<PathBuf>,
     store: Arc<dyn ObjectStore>,
     injected_catalog: Option<Arc<dyn Catalog>>,
-    clock: SystemClock,
-    plugins: crate::plugin::Plugins,
-) -> Result<Trove> {
+    clock: &dyn Clock,
+) -> Result<Initialized> {
     let marker_key = format!("{MANAGED_DIR}/{STORAGE_MARKER}");
     let existing_marker: Option<StorageMarker> = match store.stat(&marker_key).await? {
         Some(_) => serde_json::from_slice(&store.read_all(&marker_key).await?).ok(),
@@ -194,7 +201,7 @@ async fn init_resolved(
     if let Some(instance) = catalog.instance().await? {
         // A shared catalog (given with --db): attach if it already manages this root.
         if shared && catalog.storages().await?.iter().any(|s| s.root == root) {
-            return open_with(catalog, store, opts.user, location, plugins).await;
+            return Ok(Initialized { catalog, store, location, user: opts.user });
         }
         if !shared {
             return Err(Error::new(
@@ -250,22 +257,7 @@ async fn init_resolved(
     catalog.init_instance(&init).await?;
     let marker = StorageMarker { storage_uid, instance_uid, catalog: Some(redact(&db_url)) };
     store.put(&marker_key, Bytes::from(serde_json::to_vec_pretty(&marker).expect("marker serialises"))).await?;
-    open_with(catalog, store, opts.user, location, plugins).await
-}
-
-async fn open_with(
-    catalog: Arc<dyn Catalog>,
-    store: Arc<dyn ObjectStore>,
-    user: Option<String>,
-    location: String,
-    plugins: crate::plugin::Plugins,
-) -> Result<Trove> {
-    let mut b = Trove::builder().catalog(catalog).store(store).location(location);
-    b.plugins = plugins;
-    if let Some(u) = user {
-        b = b.user(u);
-    }
-    b.open().await
+    Ok(Initialized { catalog, store, location, user: opts.user })
 }
 
 /// A catalog URL without its password, for messages and markers.

@@ -542,6 +542,9 @@ struct Ids {
     uids: Vec<Uid>,
     stems: Vec<Stem>,
     cuids: Vec<Uid>,
+    /// Uids an answer named before the order being tried created them (the concurrent machine
+    /// checks that the round created them).
+    named_later: Vec<Uid>,
 }
 
 impl Ids {
@@ -655,7 +658,7 @@ async fn execute(trove: &Trove, ids: &Ids, op: &Op, source: &Path) -> Observed {
         Op::EmptyTrash { cutoff, dry_run } => {
             let older_than = match cutoff {
                 TrashCutoff::Everything => None,
-                TrashCutoff::LongAgo => Some(chrono::Utc::now() - chrono::Duration::days(365)),
+                TrashCutoff::LongAgo => Some(Duration::from_secs(365 * 24 * 3600)),
             };
             Observed::EmptiedTrash(trove.empty_trash(older_than, *dry_run).await)
         }
@@ -752,6 +755,7 @@ fn accept_save(
             ensure!(!ids.stems.contains(&artifact.uid.stem()), "{} is a new family, not an old one", artifact.uid);
             ids.stems.push(artifact.uid.stem());
             ids.uids.push(artifact.uid.clone());
+            ensure_eq!(artifact.storage_key(), ids.storage_key(&model.records[*slot].location), "where its bytes are");
         }
         (
             Expect::Saved(SaveExpect::NewVersion { slot, previous }),
@@ -763,6 +767,7 @@ fn accept_save(
             ensure_eq!(artifact.uid.stem(), ids.stems[r.family], "same family");
             ensure_eq!(artifact.uid.version_index(), r.version, "next version suffix");
             ensure!(!ids.uids.contains(&artifact.uid), "{} is a new record", artifact.uid);
+            ensure_eq!(artifact.storage_key(), ids.storage_key(&r.location), "where its bytes are");
             ids.uids.push(artifact.uid.clone());
         }
         (Expect::Saved(SaveExpect::Existing { candidates }), SaveOutcome::Existing { artifact }) => {
@@ -1108,7 +1113,7 @@ async fn check_bytes(
 async fn final_checks(trove: &Trove, store: &dyn ObjectStore, model: &Model, ids: &Ids) -> Result<(), String> {
     let findings = trove.fsck(false, true).await.expect("fsck");
     ensure!(findings.is_empty(), "fsck: {findings:?}");
-    let gc = trove.gc(Duration::ZERO, true).await.expect("gc");
+    let gc = trove.plan_gc(&trove::GcOptions::grace(Duration::ZERO).allow_short_grace()).await.expect("gc");
     let held: BTreeSet<&Location> = model.existing().map(|s| &model.records[s].location).collect();
     let want: BTreeSet<String> = model
         .objects
@@ -1116,7 +1121,7 @@ async fn final_checks(trove: &Trove, store: &dyn ObjectStore, model: &Model, ids
         .filter(|l| matches!(l, Location::Managed { .. }) && !held.contains(l))
         .map(|l| ids.display(store, l))
         .collect();
-    let got: BTreeSet<String> = gc.orphans.into_iter().collect();
+    let got: BTreeSet<String> = gc.items.into_iter().map(|i| i.path).collect();
     ensure_eq!(got, want, "gc finds exactly the kept managed bytes");
     Ok(())
 }

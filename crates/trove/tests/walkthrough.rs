@@ -311,14 +311,17 @@ async fn storage_policies() {
     f.check().await;
     assert_eq!(r.kept_paths().next().unwrap().reason, KeepReason::PolicyKeep);
     assert!(Path::new(&path).is_file());
-    let gc = f.trove.gc(std::time::Duration::ZERO, true).await.unwrap();
+    let no_grace = trove::GcOptions::grace(std::time::Duration::ZERO).allow_short_grace();
+    let plan = f.trove.plan_gc(&no_grace).await.unwrap();
     f.check().await;
-    assert_eq!(gc.orphans, vec![path.clone()]);
-    assert!(Path::new(&path).is_file(), "dry run removes nothing");
-    let gc = f.trove.gc(std::time::Duration::ZERO, false).await.unwrap();
+    assert_eq!(plan.items.iter().map(|i| i.path.clone()).collect::<Vec<_>>(), vec![path.clone()]);
+    assert!(Path::new(&path).is_file(), "planning removes nothing");
+    let gc = f.trove.apply_gc(&plan).await.unwrap();
     f.check().await;
-    assert_eq!(gc.orphans.len(), 1);
+    assert_eq!(gc.removed, vec![path.clone()]);
     assert!(!Path::new(&path).exists());
+    let err = f.trove.plan_gc(&trove::GcOptions::grace(std::time::Duration::ZERO)).await.unwrap_err();
+    assert_eq!(err.kind(), trove::ErrorKind::InvalidInput, "a grace under the minimum needs an explicit opt-in");
     // delete: a real key's file goes too
     let r = f.trove.save(p.as_path(), SaveOptions::key("real.csv").real_key()).await.unwrap().into_artifact();
     f.check().await;
@@ -488,8 +491,7 @@ async fn empty_trash_respects_the_cutoff_and_dry_run() {
     let b = f.trove.save(f.file("b.csv", "2").as_path(), SaveOptions::key("b.csv")).await.unwrap().into_artifact();
     f.trove.trash(&[a.uid.clone(), b.uid.clone()]).await.unwrap();
     f.check().await;
-    let past = chrono::Utc::now() - chrono::Duration::hours(1);
-    let (would, _) = f.trove.empty_trash(Some(past), false).await.unwrap();
+    let (would, _) = f.trove.empty_trash(Some(std::time::Duration::from_secs(3600)), false).await.unwrap();
     f.check().await;
     assert!(would.is_empty(), "nothing was trashed more than an hour ago");
     let (would, rep) = f.trove.empty_trash(None, true).await.unwrap();

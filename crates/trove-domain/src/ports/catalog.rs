@@ -71,12 +71,34 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
 
     // ----- units of work -----
 
-    /// Insert a record. In the same transaction: if `new.key` is set, the family head for the
-    /// key (as [`Catalog::family_head_by_key`]) must equal `new.revises`, else
-    /// [`crate::ErrorKind::StaleRevises`] (a concurrent writer won); if `new.revises` is set,
-    /// `new.uid` must be in its family with version index = family maximum + 1, else
-    /// [`crate::ErrorKind::Conflict`]; the family's head on main is demoted and the new record,
-    /// which lands on main, becomes `is_latest`.
+    /// Reserve the next version index of an existing family: atomically raise the family's
+    /// high-water mark past every version it has ever had and return the new index. No other
+    /// call ever returns the same index for this family, so a writer owns the uid
+    /// `stem.uid(index)` (and the object key derived from it) from now on, whether or not it
+    /// ever commits a record with it: an unused index stays a gap and is never reused.
+    /// [`crate::ErrorKind::NotFound`] if the family never existed.
+    async fn reserve_version(&self, stem: &Stem) -> Result<u32>;
+
+    /// Give back a reservation that no record used (the save found identical content, or
+    /// failed, and removed its bytes first). If it is still the family's highest index, the
+    /// high-water mark goes back down, so a lost save leaves no gap in the version numbers;
+    /// otherwise the index stays a gap. A reservation already consumed by
+    /// [`Catalog::create_artifact`], or never made, is left alone (`Ok`).
+    async fn release_version(&self, stem: &Stem, index: u32) -> Result<()>;
+
+    /// Insert a record. In the same transaction:
+    /// * version index 0 starts a family: the stem must never have existed, else
+    ///   [`crate::ErrorKind::Conflict`]; with a key, the key must have no family (as
+    ///   [`Catalog::family_head_by_key`]), else [`crate::ErrorKind::StaleRevises`] (a concurrent
+    ///   writer created one first: join it);
+    /// * a higher index joins the family: the index must have been reserved with
+    ///   [`Catalog::reserve_version`] and be unused, else [`crate::ErrorKind::Conflict`]; with a
+    ///   key, the key's family must be this one (or the key must have none), else
+    ///   [`crate::ErrorKind::StaleRevises`]; with `strict_revises`, `revises` must still be the
+    ///   family's head (the key's head, or the head on main without a key), else
+    ///   [`crate::ErrorKind::StaleRevises`];
+    /// * the record lands on main, and the family's heads are recomputed: the new record is
+    ///   `is_latest` unless a concurrent writer already committed a higher version.
     async fn create_artifact(&self, new: &NewArtifact) -> Result<Artifact>;
 
     /// Apply a branch operation ([`Operation::Trash`], [`Operation::Archive`],
@@ -87,13 +109,16 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     /// Trashing records the branch it came from and when; restoring clears it.
     async fn apply_transition(&self, uids: &[Uid], op: Operation) -> Result<Vec<TransitionResult>>;
 
-    /// First half of permanent deletion: mark the records [`crate::Pending::Purging`] (hiding
-    /// them) and recompute heads. Records already marked purging are accepted again (retry).
-    /// Returns the records as they were. Missing uids are a [`crate::ErrorKind::NotFound`]
-    /// error and nothing is marked. A record that belongs to any collection (any branch) is
-    /// [`crate::ErrorKind::Protected`], with a message naming the collections, and nothing is
-    /// marked: the check runs inside the marking transaction, so it holds under concurrency.
-    async fn begin_purge(&self, uids: &[Uid]) -> Result<Vec<Artifact>>;
+    /// First half of permanent deletion: mark the records [`crate::Pending::Purging`] with the
+    /// storage policy (hiding them) and recompute heads. Records already marked purging are
+    /// accepted again (retry; the new policy is recorded). Returns the records as they were.
+    /// Missing uids are a [`crate::ErrorKind::NotFound`] error and nothing is marked. A record
+    /// that another operation has marked (a replace, a real-key placement) is
+    /// [`crate::ErrorKind::Conflict`] and nothing is marked. A record that belongs to any
+    /// collection (any branch) is [`crate::ErrorKind::Protected`], with a message naming the
+    /// collections, and nothing is marked: the check runs inside the marking transaction, so it
+    /// holds under concurrency.
+    async fn begin_purge(&self, uids: &[Uid], policy: crate::StoragePolicy) -> Result<Vec<Artifact>>;
 
     /// Second half: delete the rows of records marked purging (and their label links). Returns
     /// how many went. The family's version high-water mark stays.
@@ -102,7 +127,9 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     /// Clear the purging mark (the bytes were not touched), recomputing heads.
     async fn abort_purge(&self, uids: &[Uid]) -> Result<()>;
 
-    /// Update one record. Errors with NotFound if it is missing.
+    /// Update one record. Errors with NotFound if it is missing, and with
+    /// [`crate::ErrorKind::Conflict`] (changing nothing) if a precondition of the update
+    /// (`if_pending`, `if_hash`) does not hold.
     async fn update_artifact(&self, uid: &Uid, update: &ArtifactUpdate) -> Result<Artifact>;
 
     /// Every record with a pending marker (for `fsck`), purging ones included.

@@ -116,6 +116,27 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// Rename one object atomically (only with [`Capabilities::native_rename`]).
     async fn rename(&self, from: &str, to: &str) -> Result<()>;
 
+    /// Debris of interrupted writes under `prefix` (`""` for the whole root): temporary objects
+    /// a process killed mid-write left behind (on local disk, the hidden temporary siblings a
+    /// write goes through before its atomic rename). They are never at a key a record can name
+    /// and never appear in [`ObjectStore::list`]; `gc` finds and removes them with
+    /// [`ObjectStore::delete_leftover`]. Backends whose writes leave no such objects return none
+    /// (the default). Incomplete S3 multipart uploads are not listed here: a bucket lifecycle
+    /// rule (`AbortIncompleteMultipartUpload`) removes those.
+    async fn leftovers(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
+        let _ = prefix;
+        Ok(Vec::new())
+    }
+
+    /// Delete one object reported by [`ObjectStore::leftovers`]; `Ok(false)` if it was already
+    /// gone. Anything else is refused with [`crate::ErrorKind::InvalidKey`].
+    async fn delete_leftover(&self, key: &str) -> Result<bool> {
+        Err(crate::Error::new(
+            crate::ErrorKind::InvalidKey,
+            format!("'{key}' is not a leftover of an interrupted write in {}", self.root()),
+        ))
+    }
+
     /// Write a whole buffer.
     async fn put(&self, key: &str, data: Bytes) -> Result<PutResult> {
         let mut w = self.writer(key).await?;

@@ -48,9 +48,10 @@ pub(super) async fn high_water<C: ConnectionTrait>(c: &C, record: &str, stem: &S
     row.map(|r| u32::try_from(r.max_version).map_err(|_| corrupt("version high-water mark", r.max_version))).transpose()
 }
 
-/// Record that a family reached `index` (the caller checked it is above the current mark).
+/// Set a family's high-water mark to `index` (the caller checked that nothing above it was
+/// ever handed out).
 /// Portable upsert: `INSERT … ON CONFLICT (record, stem) DO UPDATE SET max_version = excluded…`.
-pub(super) async fn raise_high_water<C: ConnectionTrait>(c: &C, record: &str, stem: &Stem, index: i32) -> Result<()> {
+pub(super) async fn set_high_water<C: ConnectionTrait>(c: &C, record: &str, stem: &Stem, index: i32) -> Result<()> {
     let stmt = Query::insert()
         .into_table(family_version::Entity)
         .columns([family_version::Column::Record, family_version::Column::Stem, family_version::Column::MaxVersion])
@@ -612,7 +613,7 @@ impl SeaCatalog {
             }
             txn.execute(&insert).await.ctx(format_args!("insert the members of collection {}", new.uid))?;
         }
-        raise_high_water(&txn, COLLECTION_FAMILY, &stem, version_index).await?;
+        set_high_water(&txn, COLLECTION_FAMILY, &stem, version_index).await?;
 
         let created = collections_by_uid(&txn, std::slice::from_ref(&new.uid))
             .await?

@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 mod m0001_init;
 mod m0003_collections_labels;
 mod m0004_dedup_exempt;
+mod m0005_placements_reservations;
 
 /// The migrator: every migration, in order.
 pub(crate) struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_init::Migration),
             Box::new(m0003_collections_labels::Migration),
             Box::new(m0004_dedup_exempt::Migration),
+            Box::new(m0005_placements_reservations::Migration),
         ]
     }
 }

@@ -67,10 +67,10 @@ pub async fn version_suffixes_never_reused(cat: Arc<dyn Catalog>) {
     let ctx = setup(cat).await;
     let v = ctx.versions("hw.csv", 3).await;
     let stem = v[0].stem();
-    ctx.cat.begin_purge(std::slice::from_ref(&v[2].uid)).await.expect("begin_purge");
+    ctx.cat.begin_purge(std::slice::from_ref(&v[2].uid), StoragePolicy::Auto).await.expect("begin_purge");
     assert_eq!(ctx.cat.finish_purge(std::slice::from_ref(&v[2].uid)).await.expect("finish"), 1);
     assert_eq!(ctx.cat.max_version(&stem).await.expect("max"), Some(2), "the newest version's index stays taken");
-    let reuse = NewArtifact { uid: stem.uid(2).expect("uid"), ..ctx.next_version(&v[1], "reuse").await };
+    let reuse = ctx.version_at(&v[1], 2, "reuse");
     let err = ctx.cat.create_artifact(&reuse).await.expect_err("a purged version's suffix is not reused");
     assert_eq!(err.kind(), ErrorKind::Conflict, "{err:?}");
     let v3 = ctx.version(&v[1], "after purge").await;
@@ -78,7 +78,7 @@ pub async fn version_suffixes_never_reused(cat: Arc<dyn Catalog>) {
     assert_heads(ctx.dyn_cat(), &stem).await;
 
     let all = [v[0].uid.clone(), v[1].uid.clone(), v3.uid.clone()];
-    ctx.cat.begin_purge(&all).await.expect("purge the family");
+    ctx.cat.begin_purge(&all, StoragePolicy::Auto).await.expect("purge the family");
     ctx.cat.finish_purge(&all).await.expect("finish");
     assert_eq!(ctx.cat.max_version(&stem).await.expect("max"), Some(3), "a family gone for good keeps its mark");
     let mut again = ctx.family(Some("hw.csv"), "a new family for the key");
@@ -201,7 +201,8 @@ pub async fn collection_members_are_protected(cat: Arc<dyn Catalog>) {
     let col = ctx.collection(Some("protects"), &[&a]).await;
     ctx.cat.apply_collection_transition(std::slice::from_ref(&col.uid), Operation::Trash).await.expect("trash coll");
 
-    let err = ctx.cat.begin_purge(&[free.uid.clone(), a.uid.clone()]).await.expect_err("a is protected");
+    let err =
+        ctx.cat.begin_purge(&[free.uid.clone(), a.uid.clone()], StoragePolicy::Auto).await.expect_err("a is protected");
     assert_eq!(err.kind(), ErrorKind::Protected, "{err:?}");
     assert!(err.message().contains(col.uid.as_str()), "the error names the collection: {}", err.message());
     assert!(err.message().contains("protects"), "and its key: {}", err.message());
@@ -211,12 +212,16 @@ pub async fn collection_members_are_protected(cat: Arc<dyn Catalog>) {
 
     let r = ctx.apply(&[&a.uid], Operation::Trash).await;
     assert_eq!(r[0].0.branch, BranchId::TRASH, "trashing a member is allowed");
-    let err = ctx.cat.begin_purge(std::slice::from_ref(&a.uid)).await.expect_err("still protected in the trash");
+    let err = ctx
+        .cat
+        .begin_purge(std::slice::from_ref(&a.uid), StoragePolicy::Auto)
+        .await
+        .expect_err("still protected in the trash");
     assert_eq!(err.kind(), ErrorKind::Protected);
     assert_eq!(ctx.coll(&col.uid).await.members, vec![a.uid.clone()], "the membership stays");
 
     ctx.cat.purge_collections(std::slice::from_ref(&col.uid)).await.expect("purge the collection");
-    ctx.cat.begin_purge(std::slice::from_ref(&a.uid)).await.expect("no longer protected");
+    ctx.cat.begin_purge(std::slice::from_ref(&a.uid), StoragePolicy::Auto).await.expect("no longer protected");
     assert_eq!(ctx.cat.finish_purge(std::slice::from_ref(&a.uid)).await.expect("finish"), 1);
 }
 
@@ -312,7 +317,7 @@ pub async fn labels_attach_filter_and_protect(cat: Arc<dyn Catalog>) {
 
     // Purging an artifact or a collection removes their label links with them.
     ctx.cat.purge_collections(std::slice::from_ref(&col.uid)).await.expect("purge collection");
-    ctx.cat.begin_purge(std::slice::from_ref(&b.uid)).await.expect("purge b");
+    ctx.cat.begin_purge(std::slice::from_ref(&b.uid), StoragePolicy::Auto).await.expect("purge b");
     ctx.cat.finish_purge(std::slice::from_ref(&b.uid)).await.expect("finish b");
     let qc =
         ctx.cat.labels(&LabelQuery { names: Some(vec!["qc-passed".into()]), ..Default::default() }).await.expect("qc");
@@ -332,7 +337,10 @@ pub async fn concurrent_collect_and_purge(cats: &[Arc<dyn Catalog>], rounds: usi
         let (c1, c2) = (Arc::clone(&cats[0]), Arc::clone(&cats[1 % cats.len()]));
         let uid = a.uid.clone();
         let create = tokio::spawn(async move { c1.create_collection(&new).await.map(|_| ()).map_err(|e| e.kind()) });
-        let purge = tokio::spawn(async move { c2.begin_purge(&[uid]).await.map(|_| ()).map_err(|e| e.kind()) });
+        let purge =
+            tokio::spawn(
+                async move { c2.begin_purge(&[uid], StoragePolicy::Auto).await.map(|_| ()).map_err(|e| e.kind()) },
+            );
         let (created, purged) = (create.await.expect("task"), purge.await.expect("task"));
         match (created, purged) {
             (Ok(()), Err(ErrorKind::Protected)) | (Err(ErrorKind::NotFound), Ok(())) => {}

@@ -398,7 +398,7 @@ struct Explained {
     model: Model,
     ids: Ids,
     order: Vec<usize>,
-    steps: Vec<(Model, Expect, Option<&'static str>)>,
+    steps: Vec<(Model, Expect, Vec<&'static str>)>,
 }
 
 fn permutations(n: usize) -> Vec<Vec<usize>> {
@@ -417,22 +417,27 @@ fn permutations(n: usize) -> Vec<Vec<usize>> {
     out
 }
 
+/// What stays fixed while the orders of one round are tried.
+struct Ran<'a> {
+    /// The model and ids before the round.
+    model: &'a Model,
+    ids: &'a Ids,
+    ops: &'a [Op],
+    observed: &'a [Observed],
+    /// Per key, how many saves raced under it so far (see [`reserved_versions`]).
+    reservations: &'a BTreeMap<String, u32>,
+    store: &'a dyn ObjectStore,
+}
+
 /// Find an order of the round's operations that explains every answer, the catalog and the
 /// storage listing (or, failing that, the answers and the catalog).
-fn explain(
-    model: &Model,
-    ids: &Ids,
-    ops: &[Op],
-    observed: &[Observed],
-    snap: &Snapshot,
-    store: &dyn ObjectStore,
-) -> Result<Explained, String> {
+fn explain(ran: &Ran<'_>, snap: &Snapshot) -> Result<Explained, String> {
     let mut tried = Vec::new();
     // An order that explains the answers and the catalog but not the storage listing is kept
     // in case no order explains all three: the checks of the bytes then say what differs.
     let mut catalog_only = None;
-    for order in permutations(ops.len()) {
-        match try_order(model, ids, ops, observed, &order, snap, store) {
+    for order in permutations(ran.ops.len()) {
+        match try_order(ran, &order, snap) {
             Ok(e) if verify_storage(snap, &e.model, &e.ids).is_ok() => return Ok(e),
             Ok(e) => {
                 catalog_only.get_or_insert(e);
@@ -444,23 +449,19 @@ fn explain(
         .ok_or_else(|| format!("no order of the round explains what the system did:\n    {}", tried.join("\n    ")))
 }
 
-fn try_order(
-    model: &Model,
-    ids: &Ids,
-    ops: &[Op],
-    observed: &[Observed],
-    order: &[usize],
-    snap: &Snapshot,
-    store: &dyn ObjectStore,
-) -> Result<Explained, String> {
-    let mut m = model.clone();
-    let mut ids = ids.clone();
+fn try_order(ran: &Ran<'_>, order: &[usize], snap: &Snapshot) -> Result<Explained, String> {
+    let mut m = ran.model.clone();
+    let mut ids = ran.ids.clone();
     let mut steps = Vec::with_capacity(order.len());
     for &i in order {
         let before = m.clone();
-        let (expect, relaxed) = step(&mut m, &mut ids, &ops[i], &observed[i], model, store)
-            .map_err(|e| format!("op {i} got {}: {e}", observed[i].brief()))?;
+        let (expect, relaxed) =
+            step(&mut m, &mut ids, i, ran).map_err(|e| format!("op {i} got {}: {e}", ran.observed[i].brief()))?;
         steps.push((before, expect, relaxed));
+    }
+    for uid in std::mem::take(&mut ids.named_later) {
+        let created = ids.uids[ran.model.records.len()..].contains(&uid);
+        ensure!(created, "an answer named {uid} as the version it follows, but the round did not create it");
     }
     verify_catalog(snap, &m, &ids)?;
     Ok(Explained { model: m, ids, order: order.to_vec(), steps })
@@ -468,58 +469,185 @@ fn try_order(
 
 /// Apply one operation of an order to the model and accept its answer: as predicted, or as one
 /// of the answers a lost race may give (named in the result).
-fn step(
-    m: &mut Model,
-    ids: &mut Ids,
-    op: &Op,
-    got: &Observed,
-    round_start: &Model,
-    store: &dyn ObjectStore,
-) -> Result<(Expect, Option<&'static str>), String> {
+fn step(m: &mut Model, ids: &mut Ids, i: usize, ran: &Ran<'_>) -> Result<(Expect, Vec<&'static str>), String> {
+    let (op, got, round_start, round_ops, store) = (&ran.ops[i], &ran.observed[i], ran.model, ran.ops, ran.store);
     let strict = match try_as(m, ids, op, None, op, got, store) {
         Ok((m2, ids2, e)) => {
             (*m, *ids) = (m2, ids2);
-            return Ok((e, None));
+            return Ok((e, Vec::new()));
         }
         Err(e) => e,
     };
     if let Some(e) = got.error()
         && matches!(e.kind(), ErrorKind::Conflict | ErrorKind::StaleRevises)
     {
-        return Ok((Expect::Failed(e.kind()), Some("typed conflict, nothing changed")));
+        return Ok((Expect::Failed(e.kind()), vec!["typed conflict, nothing changed"]));
     }
-    if let Some(relaxed) = purged_twice(m, ids, op, got, round_start, store).map_err(|e| format!("{strict}; {e}"))? {
-        return Ok(relaxed);
+    if let Some((e, why)) = purged_twice(m, ids, op, got, round_start, store).map_err(|e| format!("{strict}; {e}"))? {
+        return Ok((e, vec![why]));
     }
     let Op::Save(req) = op else { return Err(strict) };
-    let (m2, ids2, e, why) = match (m.clone().apply(op), got) {
-        // Which of several trashed families comes back depends on uid order: the answer says.
-        (Expect::Saved(SaveExpect::Undetermined), Observed::Save(Ok(SaveOutcome::RestoredFromTrash { artifact }))) => {
-            let Some(slot) = ids.uids.iter().position(|u| *u == artifact.uid) else { return Err(strict) };
-            let r = &m.records[slot];
-            ensure!(
-                r.branch == Some(BranchId::TRASH) && r.key == req.key && r.content == req.content,
-                "restored {}, which is not identical content under the key in the trash",
-                artifact.uid
-            );
-            let restored = Some(Expect::Saved(SaveExpect::RestoredFromTrash { slot }));
-            let (m2, ids2, e) = try_as(m, ids, &Op::Restore(vec![slot]), restored, op, got, store)?;
-            (m2, ids2, e, "restored one of several trashed families (uid order)")
+    // A real-key save that found no family under its key, then found another family's bytes
+    // at the key, placed by a save of this round: refused, nothing changed.
+    if let (Some(e), Some(key)) = (got.error(), &req.key)
+        && e.kind() == ErrorKind::PathOccupied
+        && req.real
+        && m.existing().any(|s| s >= round_start.records.len() && m.records[s].location == Location::Real(key.clone()))
+    {
+        return Ok((
+            Expect::Failed(e.kind()),
+            vec!["real-key save refused: a save of the round placed a new family there"],
+        ));
+    }
+    // Which of several trashed families comes back depends on uid order: the answer says.
+    if let (Expect::Saved(SaveExpect::Undetermined), Observed::Save(Ok(SaveOutcome::RestoredFromTrash { artifact }))) =
+        (m.clone().apply(op), got)
+    {
+        let Some(slot) = ids.uids.iter().position(|u| *u == artifact.uid) else { return Err(strict) };
+        let r = &m.records[slot];
+        ensure!(
+            r.branch == Some(BranchId::TRASH) && r.key == req.key && r.content == req.content,
+            "restored {}, which is not identical content under the key in the trash",
+            artifact.uid
+        );
+        let restored = Some(Expect::Saved(SaveExpect::RestoredFromTrash { slot }));
+        let (m2, ids2, e) = try_as(m, ids, &Op::Restore(vec![slot]), restored, op, got, store)?;
+        (*m, *ids) = (m2, ids2);
+        return Ok((e, vec!["restored one of several trashed families (uid order)"]));
+    }
+    // The save as the model may have to see it, given the other saves of the round.
+    let rivals = round_ops.iter().filter(|o| matches!(o, Op::Save(r) if r.key.is_some() && r.key == req.key)).count();
+    let rivals = rivals.saturating_sub(1) as u32;
+    let mut variants: Vec<(Op, Vec<&'static str>)> = vec![(op.clone(), Vec::new())];
+    // The identical content was created by a save of this round that had not committed when
+    // this one looked for it.
+    if let Expect::Saved(SaveExpect::Existing { candidates }) = m.clone().apply(op)
+        && candidates.iter().all(|c| *c >= round_start.records.len())
+    {
+        let duplicate = Op::Save(SaveRequest { allow_duplicate: true, ..req.clone() });
+        variants.push((duplicate, vec!["identical content saved concurrently, not de-duplicated"]));
+    }
+    // Only the newest version of a family takes a real key: a real-key save overtaken by a
+    // newer version of this round keeps its bytes in the managed area.
+    if req.real && rivals > 0 {
+        let managed = Op::Save(SaveRequest { real: false, ..req.clone() });
+        variants.push((managed, vec!["real-key save overtaken by a newer version: bytes stay managed"]));
+    }
+    let mut why_not = vec![strict];
+    for (model_op, why) in variants {
+        let attempt = if model_op == *op {
+            Err(String::new())
+        } else {
+            try_as(m, ids, &model_op, None, op, got, store).map(|(m2, ids2, e)| (m2, ids2, e, why.clone()))
+        };
+        let attempt = attempt.or_else(|_| {
+            let unused = req.key.as_ref().and_then(|k| ran.reservations.get(k)).copied().unwrap_or(0);
+            reserved_versions(m, ids, &model_op, op, got, round_start, (rivals, unused), store).map(
+                |(m2, ids2, e, v)| {
+                    let mut why = why.clone();
+                    why.push(v);
+                    (m2, ids2, e, why)
+                },
+            )
+        });
+        match attempt {
+            Ok((m2, ids2, e, why)) => {
+                (*m, *ids) = (m2, ids2);
+                return Ok((e, why));
+            }
+            Err(e) => why_not.push(e),
         }
-        // The identical content was created by a save of this round that had not committed
-        // when this one looked for it.
-        (Expect::Saved(SaveExpect::Existing { candidates }), Observed::Save(Ok(_)))
-            if candidates.iter().all(|c| *c >= round_start.records.len()) =>
-        {
-            let duplicate = Op::Save(SaveRequest { allow_duplicate: true, ..req.clone() });
-            let (m2, ids2, e) = try_as(m, ids, &duplicate, None, op, got, store)
-                .map_err(|e| format!("{strict}; as a duplicate: {e}"))?;
-            (m2, ids2, e, "identical content saved concurrently, not de-duplicated")
-        }
-        _ => return Err(strict),
+    }
+    Err(why_not.join("; or "))
+}
+
+/// A new version with versions reserved when saves start (`Catalog::reserve_version`): with
+/// other saves of the round under the key (`rivals`), it may follow the head it saw rather than
+/// the version just below it; and it may skip versions that saves racing under the key, in this
+/// round or an earlier one, reserved and did not use (at most `unused`: a reservation given
+/// back while a higher one is held stays a gap, by design).
+#[allow(clippy::too_many_arguments, reason = "the state of the order being tried")]
+fn reserved_versions(
+    m: &Model,
+    ids: &Ids,
+    model_op: &Op,
+    op: &Op,
+    got: &Observed,
+    round_start: &Model,
+    (rivals, unused): (u32, u32),
+    store: &dyn ObjectStore,
+) -> Result<(Model, Ids, Expect, &'static str), String> {
+    let mut m2 = m.clone();
+    let (
+        Expect::Saved(SaveExpect::NewVersion { slot, previous }),
+        Observed::Save(Ok(SaveOutcome::NewVersion { artifact, previous: saw })),
+    ) = (m2.apply(model_op), got)
+    else {
+        return Err("not a new version".into());
     };
-    (*m, *ids) = (m2, ids2);
-    Ok((e, Some(why)))
+    ensure!(rivals > 0 || unused > 0, "no save raced under the key");
+    let (want, version) = (m2.records[slot].version, artifact.version_index());
+    let Some(saw) = ids.uids.iter().position(|u| u == saw) else {
+        // It names as the version it follows a newer version that a save of the round commits
+        // later in this order: checked once the order is applied.
+        ensure!(
+            rivals > 0 && saw.stem() == artifact.uid.stem() && saw.version_index() > version && version == want,
+            "it follows {saw}, which is unknown"
+        );
+        let mut ids2 = ids.clone();
+        ids2.named_later.push(saw.clone());
+        let e = Expect::Saved(SaveExpect::NewVersion { slot, previous });
+        let renamed =
+            Observed::Save(Ok(SaveOutcome::NewVersion { artifact: artifact.clone(), previous: ids.uid(previous) }));
+        accept(&mut ids2, &m2, op, &e, &renamed, store)?;
+        return Ok((m2, ids2, e, "new version answered with a newer version of the round as the one it follows"));
+    };
+    let (r, p) = (&m.records[saw], &m.records[previous]);
+    ensure!(
+        version >= want && version - want <= unused,
+        "version {version}, where {want} is next and racing saves under the key reserved at most {unused} versions"
+    );
+    // Every version between the head it saw and the head it should follow (on that head's
+    // branch) was created by this round.
+    let passed_over = m
+        .existing()
+        .filter(|s| {
+            let x = &m.records[*s];
+            x.family == r.family && x.branch == p.branch && x.version > r.version
+        })
+        .all(|s| s >= round_start.records.len());
+    let why = if r.family == p.family && r.version > version && saw >= round_start.records.len() {
+        "new version answered with a newer version of the round as the one it follows"
+    } else if saw == previous || (rivals > 0 && r.family == p.family && r.version < p.version && passed_over) {
+        if version > want {
+            "new version past versions another save of the round reserved and did not use"
+        } else {
+            "new version following the head it saw; a save of the round took the version between"
+        }
+    } else {
+        return Err(format!("it follows {}, which no order or lost race explains", ids.uids[saw]));
+    };
+    renumber(&mut m2, slot, version);
+    let e = Expect::Saved(SaveExpect::NewVersion { slot, previous: saw });
+    let mut ids2 = ids.clone();
+    accept(&mut ids2, &m2, op, &e, got, store)?;
+    Ok((m2, ids2, e, why))
+}
+
+/// Give the record in `slot` (just created) the version `version` instead: the family's next
+/// version was skipped.
+fn renumber(m: &mut Model, slot: usize, version: u32) {
+    let r = &mut m.records[slot];
+    r.version = version;
+    if let Location::Managed { family, suffix, .. } = r.location.clone() {
+        let moved = Location::Managed { family, version, suffix };
+        if let Some(content) = m.objects.remove(&r.location) {
+            m.objects.insert(moved.clone(), content);
+        }
+        r.location = moved;
+    }
+    let f = &mut m.families[r.family];
+    f.max_version_ever = f.max_version_ever.max(version);
 }
 
 /// `op_in_model` applied to a copy of the model, and the answer `got` to `op` accepted as
@@ -570,7 +698,7 @@ fn purged_twice(
     got: &Observed,
     round_start: &Model,
     store: &dyn ObjectStore,
-) -> Result<Option<(Expect, Option<&'static str>)>, String> {
+) -> Result<Option<(Expect, &'static str)>, String> {
     let gone_this_round =
         |s: &usize| round_start.records.get(*s).is_some_and(|r| r.exists()) && !m.records[*s].exists();
     let (asked, report, listed) = match (op, got) {
@@ -613,7 +741,7 @@ fn purged_twice(
         other => return Err(format!("deleting the rest: expected {other:?}")),
     }
     *m = m2;
-    Ok(Some((expect, Some("deleted permanently by two calls at once, reported by both"))))
+    Ok(Some((expect, "deleted permanently by two calls at once, reported by both")))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -629,6 +757,8 @@ fn run_case<B: Backend>(rounds: &[Round]) {
     let (trove, store) = (&opened.trove, &opened.store);
     let mut model = Model::new(RULES);
     let mut ids = Ids::default();
+    // Per key: how many saves ran under it in rounds with another save under it.
+    let mut reservations: BTreeMap<String, u32> = BTreeMap::new();
     let mut log: Vec<String> = Vec::new();
     for (r, round) in rounds.iter().enumerate() {
         let (ops, left_out) = resolve(round, &model);
@@ -649,7 +779,26 @@ fn run_case<B: Backend>(rounds: &[Round]) {
             keys.extend(first.all.iter().filter_map(|a| a.key.as_ref().map(|k| k.as_str().to_owned())));
             if keys.len() == before { first } else { snapshot(trove, store.as_ref(), &keys).await }
         });
-        let explained = match explain(&model, &ids, &ops, &observed, &snap, store.as_ref()) {
+        // Saves racing under one key reserve versions; those they give back out of order stay
+        // gaps (see `reserved_versions`).
+        for key in ops.iter().filter_map(|o| match o {
+            Op::Save(r) => r.key.clone(),
+            _ => None,
+        }) {
+            let racing = ops.iter().filter(|o| matches!(o, Op::Save(r) if r.key.as_ref() == Some(&key))).count();
+            if racing > 1 {
+                *reservations.entry(key).or_default() += 1;
+            }
+        }
+        let ran = Ran {
+            model: &model,
+            ids: &ids,
+            ops: &ops,
+            observed: &observed,
+            reservations: &reservations,
+            store: store.as_ref(),
+        };
+        let explained = match explain(&ran, &snap) {
             Ok(e) => e,
             Err(e) => {
                 // Say what the system holds, and whether its bytes still match, to tell a
@@ -670,7 +819,7 @@ fn run_case<B: Backend>(rounds: &[Round]) {
         log.push(format!("  explained in the order {:?}", explained.order));
         for (&i, (before, expect, relaxed)) in explained.order.iter().zip(&explained.steps) {
             stats.count(before, &ops[i], expect);
-            if let Some(why) = relaxed {
+            for why in relaxed {
                 *stats.relaxed.lock().unwrap().entry(why).or_default() += 1;
                 log.push(format!("  op {i} accepted as a lost race: {why}"));
             }
