@@ -225,11 +225,13 @@ struct Races {
     /// rename, so the save can create a family under that key meanwhile: two families then
     /// hold the key on main, each its own head, and a lookup by key picks one.
     rename_with_save: bool,
-    /// A replace of the record at a real key with a save of a new version at that key. The
-    /// save moves the key's occupant into the managed area (a copy, then its row's placement)
-    /// without regard to the replace's mark: the replaced record ends up pointing at a managed
-    /// object that does not exist, and its new bytes lie unreferenced at the renamed path.
-    replace_with_real_key_save: bool,
+    /// A real-key save with a replace or a permanent deletion of the record holding the key.
+    /// The save moves that occupant into the managed area before it places its own bytes; when
+    /// the occupant is marked or gone meanwhile, the save fails (`Conflict` or `NotFound`)
+    /// although its new version is committed (its bytes in the managed area), and a copy of a
+    /// deleted occupant's bytes stays behind, referenced by nothing. (On main at 2e04668 the
+    /// replaced record ended up pointing at a managed object that did not exist.)
+    real_key_save_with_occupant_change: bool,
     /// A replace with a permanent deletion of the same record (`delete_permanently` or
     /// `empty_trash`). The replace overwrites the purge mark: the deletion reports success,
     /// and the record comes back with the new content.
@@ -244,9 +246,9 @@ struct Races {
 /// See [`Races`].
 const RACES: Races = Races {
     saves_under_one_key: true,
-    replace_with_replace: false,
+    replace_with_replace: true,
     rename_with_save: false,
-    replace_with_real_key_save: false,
+    real_key_save_with_occupant_change: false,
     replace_with_purge: false,
     empty_trash_with_restore_or_purge: false,
 };
@@ -274,12 +276,19 @@ impl Races {
                 .and_then(|r| r.key.as_deref().map(|k| key_with_suffix(k, &r.suffix, suffix))),
             _ => None,
         };
-        // Whether the save `y` displaces the record that `x` replaces from its real key.
-        let displaces = |x: &Op, y: &Op| match (x, y) {
-            (Op::Replace { slot, .. }, Op::Save(r)) if r.real => model
+        // Whether the real-key save `y` displaces a record that `x` replaces or deletes.
+        let at_key = |slot: &usize, key: &Option<String>| {
+            model
                 .records
                 .get(*slot)
-                .is_some_and(|x| matches!((&x.location, &r.key), (Location::Real(k), Some(rk)) if k == rk)),
+                .is_some_and(|x| matches!((&x.location, key), (Location::Real(k), Some(rk)) if k == rk))
+        };
+        let displaces = |x: &Op, y: &Op| match (x, y) {
+            (Op::Replace { slot, .. }, Op::Save(r)) if r.real => at_key(slot, &r.key),
+            (Op::DeletePermanently(slots, _), Op::Save(r)) if r.real => slots.iter().any(|s| at_key(s, &r.key)),
+            (Op::EmptyTrash { .. }, Op::Save(r)) if r.real => {
+                model.on_branch(BranchId::TRASH).iter().any(|s| at_key(s, &r.key))
+            }
             _ => false,
         };
         let rename_and_save = |x: &Op, y: &Op| matches!((renamed_to(x), y), (Some(k), Op::Save(r)) if r.key.as_deref() == Some(k.as_str()));
@@ -289,8 +298,8 @@ impl Races {
             Some("replace with replace")
         } else if !self.rename_with_save && (rename_and_save(a, b) || rename_and_save(b, a)) {
             Some("replace renaming to a key with a save under it")
-        } else if !self.replace_with_real_key_save && (displaces(a, b) || displaces(b, a)) {
-            Some("replace of a real key's record with a save at that key")
+        } else if !self.real_key_save_with_occupant_change && (displaces(a, b) || displaces(b, a)) {
+            Some("real-key save with a replace or deletion of the key's record")
         } else if !self.replace_with_purge && pair(&replace, &purge) {
             Some("replace with permanent deletion")
         } else if !self.empty_trash_with_restore_or_purge
@@ -453,10 +462,22 @@ fn try_order(ran: &Ran<'_>, order: &[usize], snap: &Snapshot) -> Result<Explaine
     let mut m = ran.model.clone();
     let mut ids = ran.ids.clone();
     let mut steps = Vec::with_capacity(order.len());
+    // The records that were a save key's head at some point of this order: what a save of the
+    // round may have seen and followed.
+    let keys: BTreeSet<String> = ran
+        .ops
+        .iter()
+        .filter_map(|o| match o {
+            Op::Save(r) => r.key.clone(),
+            _ => None,
+        })
+        .collect();
+    let mut heads: BTreeSet<usize> = BTreeSet::new();
     for &i in order {
+        heads.extend(keys.iter().filter_map(|k| m.family_head_by_key(k)));
         let before = m.clone();
-        let (expect, relaxed) =
-            step(&mut m, &mut ids, i, ran).map_err(|e| format!("op {i} got {}: {e}", ran.observed[i].brief()))?;
+        let (expect, relaxed) = step(&mut m, &mut ids, i, ran, &heads)
+            .map_err(|e| format!("op {i} got {}: {e}", ran.observed[i].brief()))?;
         steps.push((before, expect, relaxed));
     }
     for uid in std::mem::take(&mut ids.named_later) {
@@ -469,7 +490,13 @@ fn try_order(ran: &Ran<'_>, order: &[usize], snap: &Snapshot) -> Result<Explaine
 
 /// Apply one operation of an order to the model and accept its answer: as predicted, or as one
 /// of the answers a lost race may give (named in the result).
-fn step(m: &mut Model, ids: &mut Ids, i: usize, ran: &Ran<'_>) -> Result<(Expect, Vec<&'static str>), String> {
+fn step(
+    m: &mut Model,
+    ids: &mut Ids,
+    i: usize,
+    ran: &Ran<'_>,
+    heads: &BTreeSet<usize>,
+) -> Result<(Expect, Vec<&'static str>), String> {
     let (op, got, round_start, round_ops, store) = (&ran.ops[i], &ran.observed[i], ran.model, ran.ops, ran.store);
     let strict = match try_as(m, ids, op, None, op, got, store) {
         Ok((m2, ids2, e)) => {
@@ -486,6 +513,39 @@ fn step(m: &mut Model, ids: &mut Ids, i: usize, ran: &Ran<'_>) -> Result<(Expect
     if let Some((e, why)) = purged_twice(m, ids, op, got, round_start, store).map_err(|e| format!("{strict}; {e}"))? {
         return Ok((e, vec![why]));
     }
+    // A real-key record deleted permanently while a save of a newer version took its key: the
+    // deletion marked it at the key and reports the key's path as kept, though the save moved
+    // its bytes into the managed area first (and the deletion removed them there).
+    if let (Op::DeletePermanently(..), Observed::Purged(Ok(report))) = (op, got) {
+        let mut m2 = m.clone();
+        if let Expect::Purged(mut want) = m2.apply(op) {
+            for w in &mut want {
+                let Location::Real(key) = &round_start.records[w.slot].location else { continue };
+                let at_key = ids.display(store, &Location::Real(key.clone()));
+                let uid = ids.uids[w.slot].to_string();
+                let kept = report
+                    .purged
+                    .iter()
+                    .find(|p| p.artifact.uid.as_str() == uid)
+                    .and_then(|p| p.kept_paths.iter().find(|k| k.path == at_key).map(|k| k.reason));
+                if let (Some(reason), Location::Managed { .. }) = (kept, &w.location) {
+                    *w = PurgeExpect {
+                        slot: w.slot,
+                        location: Location::Real(key.clone()),
+                        kept: Some(reason),
+                        missing: false,
+                    };
+                }
+            }
+            if accept_purge(ids, &want, report, store).is_ok() {
+                *m = m2;
+                return Ok((
+                    Expect::Purged(want),
+                    vec!["deleted permanently at a real key a save of the round took over"],
+                ));
+            }
+        }
+    }
     let Op::Save(req) = op else { return Err(strict) };
     // A real-key save that found no family under its key, then found another family's bytes
     // at the key, placed by a save of this round: refused, nothing changed.
@@ -498,6 +558,19 @@ fn step(m: &mut Model, ids: &mut Ids, i: usize, ran: &Ran<'_>) -> Result<(Expect
             Expect::Failed(e.kind()),
             vec!["real-key save refused: a save of the round placed a new family there"],
         ));
+    }
+    // Identical content brought back from the trash while a replace of the round changed the
+    // record: the answer shows the record as the replace left it.
+    if let Observed::Save(Ok(SaveOutcome::RestoredFromTrash { artifact })) = got
+        && round_ops.iter().any(|o| matches!(o, Op::Replace { slot, .. } if ids.uids.get(*slot) == Some(&artifact.uid)))
+    {
+        let h = trove::domain::hash::hash_bytes(&req.content);
+        let as_saved = trove::Artifact { size: h.size, hash: h.hash, hash_type: h.hash_type, ..artifact.clone() };
+        let as_saved = Observed::Save(Ok(SaveOutcome::RestoredFromTrash { artifact: as_saved }));
+        if let Ok((m2, ids2, e)) = try_as(m, ids, op, None, op, &as_saved, store) {
+            (*m, *ids) = (m2, ids2);
+            return Ok((e, vec!["restored from the trash while a replace of the round changed it"]));
+        }
     }
     // Which of several trashed families comes back depends on uid order: the answer says.
     if let (Expect::Saved(SaveExpect::Undetermined), Observed::Save(Ok(SaveOutcome::RestoredFromTrash { artifact }))) =
@@ -519,10 +592,12 @@ fn step(m: &mut Model, ids: &mut Ids, i: usize, ran: &Ran<'_>) -> Result<(Expect
     let rivals = round_ops.iter().filter(|o| matches!(o, Op::Save(r) if r.key.is_some() && r.key == req.key)).count();
     let rivals = rivals.saturating_sub(1) as u32;
     let mut variants: Vec<(Op, Vec<&'static str>)> = vec![(op.clone(), Vec::new())];
-    // The identical content was created by a save of this round that had not committed when
-    // this one looked for it.
+    // The identical content was created (or replaced in) by an operation of this round that
+    // had not committed when this save looked for it.
+    let new_this_round =
+        |c: &usize| round_start.records.get(*c).is_none_or(|r| r.content != m.records[*c].content || !r.exists());
     if let Expect::Saved(SaveExpect::Existing { candidates }) = m.clone().apply(op)
-        && candidates.iter().all(|c| *c >= round_start.records.len())
+        && candidates.iter().all(new_this_round)
     {
         let duplicate = Op::Save(SaveRequest { allow_duplicate: true, ..req.clone() });
         variants.push((duplicate, vec!["identical content saved concurrently, not de-duplicated"]));
@@ -542,13 +617,11 @@ fn step(m: &mut Model, ids: &mut Ids, i: usize, ran: &Ran<'_>) -> Result<(Expect
         };
         let attempt = attempt.or_else(|_| {
             let unused = req.key.as_ref().and_then(|k| ran.reservations.get(k)).copied().unwrap_or(0);
-            reserved_versions(m, ids, &model_op, op, got, round_start, (rivals, unused), store).map(
-                |(m2, ids2, e, v)| {
-                    let mut why = why.clone();
-                    why.push(v);
-                    (m2, ids2, e, why)
-                },
-            )
+            reserved_versions(m, ids, &model_op, op, got, heads, (rivals, unused), store).map(|(m2, ids2, e, v)| {
+                let mut why = why.clone();
+                why.push(v);
+                (m2, ids2, e, why)
+            })
         });
         match attempt {
             Ok((m2, ids2, e, why)) => {
@@ -573,7 +646,7 @@ fn reserved_versions(
     model_op: &Op,
     op: &Op,
     got: &Observed,
-    round_start: &Model,
+    heads: &BTreeSet<usize>,
     (rivals, unused): (u32, u32),
     store: &dyn ObjectStore,
 ) -> Result<(Model, Ids, Expect, &'static str), String> {
@@ -607,18 +680,11 @@ fn reserved_versions(
         version >= want && version - want <= unused,
         "version {version}, where {want} is next and racing saves under the key reserved at most {unused} versions"
     );
-    // Every version between the head it saw and the head it should follow (on that head's
-    // branch) was created by this round.
-    let passed_over = m
-        .existing()
-        .filter(|s| {
-            let x = &m.records[*s];
-            x.family == r.family && x.branch == p.branch && x.version > r.version
-        })
-        .all(|s| s >= round_start.records.len());
-    let why = if r.family == p.family && r.version > version && saw >= round_start.records.len() {
+    // The head it saw was the key's head at some point of the round.
+    let passed_over = heads.contains(&saw);
+    let why = if r.family == p.family && r.version > version && heads.contains(&saw) {
         "new version answered with a newer version of the round as the one it follows"
-    } else if saw == previous || (rivals > 0 && r.family == p.family && r.version < p.version && passed_over) {
+    } else if saw == previous || (rivals > 0 && r.family == p.family && r.version < version && passed_over) {
         if version > want {
             "new version past versions another save of the round reserved and did not use"
         } else {
