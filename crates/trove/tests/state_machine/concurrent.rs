@@ -1,6 +1,6 @@
 //! The state machine with several writers: each step is a round of 2-4 operations that run at
 //! the same moment on one instance, each from its own client (an OS thread with its own tokio
-//! runtime and its own `Trove` handle, so its own catalog connection and store, as separate
+//! runtime and its own `Trove` handle, so its own catalog connections and store, as separate
 //! processes have), and the model checks the merged history.
 //!
 //! Rounds aim at conflicts: most operations of a round hit the round's *focus* (one key for
@@ -14,12 +14,24 @@
 //! branch, head, view, key lookup and collection); the model continues from there. The answers
 //! a lost race may give besides (each counted and printed):
 //! * a typed `Conflict` or `StaleRevises` error that changed nothing;
-//! * a save that found no identical content although a save of this round created it: the
-//!   other save had not committed when this one looked, so it is created as if it were a
-//!   deliberate duplicate;
+//! * a save that found no identical content although an operation of this round created it (or
+//!   replaced a record with it): it had not committed when this save looked, so the save is
+//!   created as if it were a deliberate duplicate;
+//! * versions reserved when a save starts (`Catalog::reserve_version`, 90a262f): a new version
+//!   may follow the head it saw rather than the version just below it, may name as the version
+//!   it follows a newer version of the round, and may skip versions that saves racing under the
+//!   key (in this round or an earlier one) reserved and gave back out of order;
+//! * only the newest version of a family takes a real key: a real-key save overtaken by a newer
+//!   version of the round keeps its bytes in the managed area; a real-key save that found no
+//!   family, then another save's new family at the key, is refused with `PathOccupied`;
 //! * a permanent deletion (or `empty_trash`) that also reports a record another deletion of the
 //!   round deleted: marking a record being deleted again is accepted (so that an interrupted
-//!   deletion can be retried), so both calls report it; its bytes are gone.
+//!   deletion can be retried), so both calls report it; its bytes are gone;
+//! * a deletion of a real-key record that reports the key's path as kept while a save of a
+//!   newer version took the key over (and moved the record's bytes into the managed area, where
+//!   the deletion removed them);
+//! * a save that brought identical content back from the trash while a replace of the round
+//!   changed that record: the answer shows the record as the replace left it.
 //!
 //! Races Trove still loses, each a reported defect, are listed in [`RACES`]: while a flag is
 //! `false`, rounds leave out the later operation of such a pair (counted and printed).
@@ -214,11 +226,11 @@ struct Races {
     /// uid, and so its managed object key, before its row committed, so racing writers wrote
     /// to the same object).
     saves_under_one_key: bool,
-    /// Two replaces. `replace` marks the row without checking that it is unmarked, so a second
-    /// replace of the same record overwrites the first one's mark and both move their bytes
-    /// over the same target (the record may end up describing one content while holding the
-    /// other, or the other's bytes stay behind); and two records can be renamed to the same
-    /// key at once (see `rename_with_save`).
+    /// Two replaces. On main at 2e04668 `replace` marked the row without checking that it was
+    /// unmarked, so a second replace of the same record overwrote the first one's mark and both
+    /// moved their bytes over the same target (the record could end up describing one content
+    /// while holding the other, or the other's bytes stayed behind). Fixed by the conditional
+    /// marks of 90a262f: the second replace fails with `Conflict`.
     replace_with_replace: bool,
     /// A replace that renames a key (a new suffix) with a save under the new key. The check
     /// that no other family uses the new key is not in the transaction that commits the
@@ -233,8 +245,9 @@ struct Races {
     /// replaced record ended up pointing at a managed object that did not exist.)
     real_key_save_with_occupant_change: bool,
     /// A replace with a permanent deletion of the same record (`delete_permanently` or
-    /// `empty_trash`). The replace overwrites the purge mark: the deletion reports success,
-    /// and the record comes back with the new content.
+    /// `empty_trash`). On main at 2e04668 the replace overwrote the purge mark: the deletion
+    /// reported success, and the record came back with the new content. Fixed by the
+    /// conditional marks of 90a262f: one of the two fails with `Conflict`.
     replace_with_purge: bool,
     /// `empty_trash` with a restore (`restore`, or a save that brings identical content back
     /// from the trash) or another permanent deletion. `empty_trash` lists the trash and then
@@ -249,7 +262,7 @@ const RACES: Races = Races {
     replace_with_replace: true,
     rename_with_save: false,
     real_key_save_with_occupant_change: false,
-    replace_with_purge: false,
+    replace_with_purge: true,
     empty_trash_with_restore_or_purge: false,
 };
 
@@ -341,7 +354,15 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name(format!("writer-{n}"))
             .spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                // A runtime of its own that keeps running between jobs: a catalog transaction a
+                // call drops without committing is rolled back (and its locks released) by a task
+                // the connection pool spawns, which an idle current-thread runtime would never
+                // run, leaving other clients waiting for the lock.
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
                 let trove = connect(&rt);
                 *signal.0.lock().unwrap() = true;
                 signal.1.notify_all();
