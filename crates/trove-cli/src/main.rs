@@ -16,6 +16,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
+use trove::domain::secret::redact_urls_in;
 use trove::{
     Artifact, ArtifactQuery, BranchSelection, Error, ErrorKind, InitOptions, Order, Result, SaveOptions, StoragePolicy,
     Trove, Uid,
@@ -246,7 +247,18 @@ struct DeleteArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // clap quotes unexpected arguments back, and one may be a URL with a password.
+        Err(e) if e.use_stderr() => {
+            eprint!("{}", redact_urls_in(&e.render().to_string()));
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+    };
     let json = cli.json;
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -258,10 +270,12 @@ fn main() -> ExitCode {
     match rt.block_on(run(cli)) {
         Ok(status) => ExitCode::from(status),
         Err(e) => {
+            // Library messages are redacted already; this also covers text a driver quoted.
+            let message = redact_urls_in(e.message());
             if json {
-                eprintln!("{}", json!({"error": {"kind": e.kind().as_str(), "message": e.message()}}));
+                eprintln!("{}", json!({"error": {"kind": e.kind().as_str(), "message": message}}));
             } else {
-                eprintln!("error: {}", e.message().replace('\n', " "));
+                eprintln!("error: {}", message.replace('\n', " "));
             }
             ExitCode::from(exit_code(e.kind()))
         }
@@ -270,10 +284,10 @@ fn main() -> ExitCode {
 
 fn exit_code(kind: ErrorKind) -> u8 {
     match kind {
-        ErrorKind::InvalidInput | ErrorKind::InvalidKey => 2,
+        ErrorKind::InvalidInput | ErrorKind::InvalidKey | ErrorKind::UnsupportedSource => 2,
         ErrorKind::NotFound | ErrorKind::SourceNotFound => 3,
         ErrorKind::AlreadyInTrash | ErrorKind::InvalidTransition | ErrorKind::Protected | ErrorKind::PathOccupied => 4,
-        ErrorKind::Conflict | ErrorKind::StaleRevises => 5,
+        ErrorKind::Conflict | ErrorKind::StaleRevises | ErrorKind::SourceChanged => 5,
         ErrorKind::NotManaged | ErrorKind::Unsupported => 6,
         _ => 1,
     }
@@ -343,14 +357,15 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::Init(args) => {
             let opts = InitOptions {
                 storage: args.storage,
-                db: args.db,
+                db: args.db.clone(),
                 name: args.name,
                 keys_virtual: !args.real_keys,
                 user: None,
             };
             let trove = Trove::init(opts).await?;
             let mut cfg = config::load()?;
-            cfg.current = Some(trove.location().to_owned());
+            // The handle shows a redacted location; the config keeps what reopens the instance.
+            cfg.current = Some(args.db.unwrap_or_else(|| trove.location().to_owned()));
             config::save(&cfg)?;
             let i = trove.instance();
             if json {

@@ -205,3 +205,67 @@ fn keys_work_for_trashed_and_archived_records() {
     sh.ok(&["delete", "k.csv", "--yes"]);
     sh.fails(&["restore", "k.csv"], 3);
 }
+
+/// Every file under `dir`, relative, sorted (the catalog files excepted: they are the catalog).
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let rel = e.path().strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else if !rel.starts_with(".trove/trove.db") {
+                out.push(rel);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Hostile input through the CLI (issue 9): each refusal exits with its code (2 bad input, 3
+/// missing, 5 changed while saved), says so in one line on stderr, prints nothing on stdout, and
+/// writes nothing; nothing hangs on a FIFO or streams `/dev/zero` forever.
+#[test]
+fn hostile_input_is_refused_in_one_line() {
+    let sh = Shell::new();
+    sh.ok(&["init", "--storage", "data"]);
+    std::fs::write(sh.path("ok.csv"), "a\n1\n").unwrap();
+    sh.ok(&["save", "ok.csv", "--key", "ok.csv"]);
+    let fifo = sh.path("pipe.csv");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let _socket = std::os::unix::net::UnixListener::bind(sh.path("sock.csv")).unwrap();
+    std::fs::create_dir_all(sh.path("linked/sub")).unwrap();
+    std::fs::write(sh.path("linked/a.txt"), "a").unwrap();
+    std::os::unix::fs::symlink("/etc", sh.path("linked/sub/etc")).unwrap();
+    std::fs::create_dir_all(sh.path("badname")).unwrap();
+    std::fs::write(sh.path("badname/a.txt "), "a").unwrap();
+    std::os::unix::fs::symlink(sh.path("nowhere.csv"), sh.path("dangling.csv")).unwrap();
+    let before = (sh.json(&["ls", "--branch", "all"]).len(), files_under(&sh.path("data")));
+    let rows: &[(&[&str], i32, &str)] = &[
+        (&["save", "ok.csv", "--key", "sp/y.csv "], 2, "whitespace"),
+        (&["save", "ok.csv", "--key", "sp/y.csv ", "--real-key"], 2, "whitespace"),
+        (&["save", "ok.csv", "--key", "a/.trove-tmp-1.csv"], 2, ".trove-tmp-"),
+        (&["save", "pipe.csv", "--key", "p.csv"], 2, "FIFO"),
+        (&["save", "sock.csv", "--key", "s.csv"], 2, "socket"),
+        (&["save", "/dev/zero", "--description", "zeros"], 2, "character device"),
+        (&["save", "linked", "--key", "linked"], 2, "symbolic link"),
+        (&["save", "badname", "--key", "badname"], 2, "whitespace"),
+        (&["save", "missing.csv", "--key", "m.csv"], 3, "no file or folder"),
+        (&["save", "dangling.csv", "--key", "d.csv"], 3, "does not exist"),
+        (&["save", "/proc/self/status", "--description", "changes"], 5, "changed while it was being saved"),
+        (&["replace", "ok.csv", "pipe.csv"], 2, "FIFO"),
+        (&["replace", "ok.csv", "/dev/zero"], 2, "character device"),
+    ];
+    for (args, code, needle) in rows {
+        let out = sh.cmd(args).timeout(std::time::Duration::from_secs(120)).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(*code), "trove {args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "trove {args:?}: one-line error: {err}");
+        assert!(err.starts_with("error: ") && err.contains(needle), "trove {args:?}: {err}");
+        assert!(out.stdout.is_empty(), "trove {args:?} printed {}", String::from_utf8_lossy(&out.stdout));
+    }
+    let after = (sh.json(&["ls", "--branch", "all"]).len(), files_under(&sh.path("data")));
+    assert_eq!(after, before, "refused commands wrote nothing");
+}

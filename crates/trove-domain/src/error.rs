@@ -16,6 +16,12 @@ pub enum ErrorKind {
     InvalidInput,
     /// A source path to save or replace from does not exist or cannot be read.
     SourceNotFound,
+    /// A source is neither a regular file nor a folder of regular files: a FIFO, a socket, a
+    /// device, or a symbolic link inside a folder. Only regular files and folders are content.
+    UnsupportedSource,
+    /// A source file changed (size, modification time, or identity) while it was being saved;
+    /// nothing was kept. Saving it again once it is stable succeeds.
+    SourceChanged,
     /// No record matches the uid, stem or key.
     NotFound,
     /// The record is already in the trash; deleting it again needs the permanent form.
@@ -38,6 +44,9 @@ pub enum ErrorKind {
     Integrity,
     /// The instance does not exist, or exists already where one was to be created.
     Instance,
+    /// A backend refused the credentials given (or found none): a wrong or missing password.
+    /// The message names where credentials come from; it never contains one.
+    Authentication,
     /// The catalog database failed.
     Catalog,
     /// The object store failed.
@@ -53,6 +62,8 @@ impl ErrorKind {
             ErrorKind::InvalidKey => "invalid_key",
             ErrorKind::InvalidInput => "invalid_input",
             ErrorKind::SourceNotFound => "source_not_found",
+            ErrorKind::UnsupportedSource => "unsupported_source",
+            ErrorKind::SourceChanged => "source_changed",
             ErrorKind::NotFound => "not_found",
             ErrorKind::AlreadyInTrash => "already_in_trash",
             ErrorKind::InvalidTransition => "invalid_transition",
@@ -64,6 +75,7 @@ impl ErrorKind {
             ErrorKind::Protected => "protected",
             ErrorKind::Integrity => "integrity",
             ErrorKind::Instance => "instance",
+            ErrorKind::Authentication => "authentication",
             ErrorKind::Catalog => "catalog",
             ErrorKind::Storage => "storage",
             ErrorKind::Io => "io",

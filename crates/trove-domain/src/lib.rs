@@ -17,6 +17,7 @@ pub mod ids;
 pub mod key;
 pub mod lifecycle;
 pub mod ports;
+pub mod secret;
 
 pub use branch::{BranchId, BranchSelection};
 pub use collection::{

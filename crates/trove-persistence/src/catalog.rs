@@ -15,6 +15,7 @@ use sea_orm::{
 use sea_orm_migration::MigratorTrait;
 use trove_domain::lifecycle::{RecordState, Transition, transition};
 use trove_domain::ports::{Clock, SystemClock};
+use trove_domain::secret::redact_url;
 use trove_domain::{
     Artifact, ArtifactQuery, ArtifactUpdate, BranchId, BranchSelection, Error, ErrorKind, HashType, Instance,
     InstanceInit, Key, NewArtifact, NewStorage, Operation, Order, Pending, Placement, Result, Stem, StorageId,
@@ -27,6 +28,7 @@ use crate::error::{DbResultExt, corrupt};
 use crate::migration::Migrator;
 
 mod collections;
+mod connect;
 
 /// Uids per statement in bulk operations: well below SQLite's and PostgreSQL's bind-parameter
 /// limits, so N uids cost a constant number of statements per 500.
@@ -57,10 +59,18 @@ impl std::fmt::Debug for SeaCatalog {
 impl SeaCatalog {
     /// Connect to `sqlite://PATH?mode=rwc` (or `sqlite::memory:`) or `postgresql://...`, and
     /// bring the schema up to date.
+    ///
+    /// A PostgreSQL password may be in the URL (`USER:PASSWORD@`, or `?password=`), in
+    /// `PGPASSWORD`, or in a pgpass file (`PGPASSFILE`, else `~/.pgpass`, mode 0600). It never
+    /// appears in an error: messages show the URL through
+    /// [`trove_domain::secret::redact_url`], and a refused password is
+    /// [`ErrorKind::Authentication`](trove_domain::ErrorKind::Authentication).
     pub async fn connect(url: &str) -> Result<SeaCatalog> {
-        let mut opts = ConnectOptions::new(url.to_owned());
-        opts.sqlx_logging(false);
+        let shown = redact_url(url);
+        let mut password_in_url = false;
+        let mut opts;
         if url.starts_with("sqlite:") {
+            opts = ConnectOptions::new(url.to_owned());
             // Backend-specific connection setup (SQLite): WAL so readers never block the
             // writer, foreign keys enforced, writers wait for each other instead of failing.
             opts.map_sqlx_sqlite_opts(|o| {
@@ -73,13 +83,21 @@ impl SeaCatalog {
                 // Every connection to an in-memory database is a different database.
                 opts.max_connections(1).min_connections(1);
             }
-        } else if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // The password bypasses sea-orm, which shows its URL in errors and trace spans.
+            let split = connect::split_pg_url(url, &shown)?;
+            opts = ConnectOptions::new(split.bare);
+            if let Some(password) = split.password {
+                password_in_url = true;
+                opts.map_sqlx_postgres_opts(move |o| o.password(&password));
+            }
+        } else {
             return Err(Error::invalid_input(format!(
-                "unsupported catalog URL '{}': use sqlite://PATH?mode=rwc or postgresql://USER@HOST/DB",
-                redact(url)
+                "unsupported catalog URL '{shown}': use sqlite://PATH?mode=rwc or postgresql://USER@HOST/DB"
             )));
         }
-        let db = Database::connect(opts).await.ctx(format_args!("connect to the catalog at '{}'", redact(url)))?;
+        opts.sqlx_logging(false);
+        let db = Database::connect(opts).await.map_err(|e| connect::connect_error(&shown, password_in_url, e))?;
         Migrator::up(&db, None).await.ctx("bring the catalog schema up to date")?;
         let backend = db.get_database_backend();
         Ok(SeaCatalog { db, backend, clock: Arc::new(SystemClock) })
@@ -160,20 +178,6 @@ fn stem_lock(stem: &Stem) -> String {
 
 fn key_lock(storage: StorageId, key: &Key) -> String {
     format!("trove/key/{}/{key}", storage.0)
-}
-
-/// The URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            match userinfo.find(':') {
-                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &userinfo[..colon], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
 }
 
 // ----- encoding of domain values in rows -----
@@ -1184,13 +1188,6 @@ mod tests {
     fn lock_keys_are_stable_and_distinct() {
         assert_eq!(lock_key("trove/stem/a"), lock_key("trove/stem/a"));
         assert_ne!(lock_key("trove/stem/a"), lock_key("trove/stem/b"));
-    }
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(redact("postgresql://u:secret@h:5432/db"), "postgresql://u:***@h:5432/db");
-        assert_eq!(redact("postgresql://u@h/db"), "postgresql://u@h/db");
-        assert_eq!(redact("sqlite://x.db?mode=rwc"), "sqlite://x.db?mode=rwc");
     }
 
     #[test]

@@ -10,9 +10,12 @@ use trove_domain::{Error, ErrorKind};
 /// SQLSTATE / SQLite result codes that mean "a concurrent writer got in the way".
 /// PostgreSQL: 40001 serialization failure, 40P01 deadlock, 55P03 lock not available.
 /// SQLite: 5 BUSY, 6 LOCKED, 261 BUSY_RECOVERY, 517 BUSY_SNAPSHOT, 773 BUSY_TIMEOUT.
+/// SQLSTATE: PostgreSQL refused the password (`invalid_password`).
+pub(crate) const INVALID_PASSWORD: &str = "28P01";
+
 const CONFLICT_CODES: &[&str] = &["40001", "40P01", "55P03", "5", "6", "261", "517", "773"];
 
-fn driver_code(err: &DbErr) -> Option<String> {
+pub(crate) fn driver_code(err: &DbErr) -> Option<String> {
     match err {
         DbErr::Exec(RuntimeErr::SqlxError(e))
         | DbErr::Query(RuntimeErr::SqlxError(e))

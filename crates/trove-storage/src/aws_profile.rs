@@ -14,12 +14,26 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use trove_domain::secret::REDACTED;
 use trove_domain::{Error, Result};
 
 /// A parsed INI file: section name to (key to value). Later duplicates win.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Default, Clone, PartialEq, Eq)]
 pub(crate) struct Ini {
     sections: HashMap<String, HashMap<String, String>>,
+}
+
+/// Section and key names only: the values include secret keys.
+impl std::fmt::Debug for Ini {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut m = f.debug_map();
+        for (name, props) in &self.sections {
+            let mut keys: Vec<&String> = props.keys().collect();
+            keys.sort();
+            m.entry(name, &keys);
+        }
+        m.finish()
+    }
 }
 
 impl Ini {
@@ -88,7 +102,7 @@ fn strip_comment(s: &str) -> &str {
 }
 
 /// The static settings of one profile, merged from both files.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Default, Clone, PartialEq, Eq)]
 pub(crate) struct Profile {
     /// `aws_access_key_id`, `aws_secret_access_key` and `aws_session_token`, taken together from
     /// the credentials file if it has the pair, else from the config file.
@@ -103,6 +117,20 @@ pub(crate) struct Profile {
     pub(crate) found: bool,
     /// Keys naming credential sources Trove does not use (for the error message).
     pub(crate) unsupported: Vec<String>,
+}
+
+impl std::fmt::Debug for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Profile")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &self.secret_access_key.as_ref().map(|_| REDACTED))
+            .field("session_token", &self.session_token.as_ref().map(|_| REDACTED))
+            .field("region", &self.region)
+            .field("endpoint_url", &self.endpoint_url)
+            .field("found", &self.found)
+            .field("unsupported", &self.unsupported)
+            .finish()
+    }
 }
 
 /// Where the two files are, from `AWS_SHARED_CREDENTIALS_FILE` / `AWS_CONFIG_FILE` (a leading
@@ -182,6 +210,21 @@ fn read_ini(path: Option<&Path>) -> Result<Ini> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let ini =
+            Ini::parse("[p]\naws_access_key_id = AKID\naws_secret_access_key = hunter2\naws_session_token = hunter3\n");
+        let profile = Profile {
+            access_key_id: Some("AKID".into()),
+            secret_access_key: Some("hunter2".into()),
+            session_token: Some("hunter3".into()),
+            ..Profile::default()
+        };
+        let shown = format!("{ini:?} {profile:?}");
+        assert!(!shown.contains("hunter"), "{shown}");
+        assert!(shown.contains("aws_secret_access_key") && shown.contains("AKID"), "{shown}");
+    }
 
     #[test]
     fn ini_sections_properties_comments_and_whitespace() {

@@ -9,6 +9,7 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
+use trove_domain::secret::REDACTED;
 use trove_domain::{Error, Result};
 
 use crate::aws_profile::Files;
@@ -196,8 +197,8 @@ impl fmt::Debug for S3Config {
             .field("endpoint", &self.endpoint)
             .field("region", &self.region)
             .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &self.secret_access_key.as_ref().map(|_| "<redacted>"))
-            .field("session_token", &self.session_token.as_ref().map(|_| "<redacted>"))
+            .field("secret_access_key", &self.secret_access_key.as_ref().map(|_| REDACTED))
+            .field("session_token", &self.session_token.as_ref().map(|_| REDACTED))
             .field("virtual_host_style", &self.virtual_host_style)
             .field("write_concurrency", &self.write_concurrency)
             .finish()
@@ -293,7 +294,7 @@ impl fmt::Debug for GcsConfig {
             .field("prefix", &self.prefix)
             .field("endpoint", &self.endpoint)
             .field("credential_path", &self.credential_path)
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("token", &self.token.as_ref().map(|_| REDACTED))
             .field("emulator", &self.emulator)
             .field("write_concurrency", &self.write_concurrency)
             .finish()
@@ -323,6 +324,24 @@ mod tests {
 
     fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let s3 = S3Config::from_vars(
+            "b",
+            "p",
+            vars(&[
+                ("AWS_ACCESS_KEY_ID", "AKID"),
+                ("AWS_SECRET_ACCESS_KEY", "hunter2-secret"),
+                ("AWS_SESSION_TOKEN", "hunter2-token"),
+            ]),
+        );
+        let mut gcs = GcsConfig::new("b", "p");
+        gcs.token = Some("hunter2-oauth".into());
+        let shown = format!("{s3:?} {gcs:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("AKID") && shown.contains(REDACTED), "the key id is no secret: {shown}");
     }
 
     #[test]

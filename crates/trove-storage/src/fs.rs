@@ -17,7 +17,7 @@ use trove_domain::{Error, Result};
 
 use crate::error::map_io;
 
-const TEMP_PREFIX: &str = ".trove-tmp-";
+use trove_domain::key::TEMP_NAME_PREFIX as TEMP_PREFIX;
 
 /// Whether a listed path is one of this module's temporary files.
 pub(crate) fn is_temp_name(path: &str) -> bool {
@@ -230,6 +230,59 @@ pub(crate) async fn rename(root: &Path, from: &str, to: &str) -> Result<()> {
     tokio::fs::rename(&src, &dst).await.map_err(|e| map_io(e, "rename", from, &src))
 }
 
+/// A regular file found by [`list_files`].
+pub(crate) struct Listed {
+    /// The key: its path relative to the root, `/`-separated.
+    pub(crate) key: String,
+    pub(crate) size: u64,
+    pub(crate) modified: std::time::SystemTime,
+}
+
+/// Every regular file below `root/dir` (`dir` is `""` or ends in `/`), unsorted. Only regular
+/// files are objects: symbolic links are neither followed nor listed (a link to a folder
+/// could leave the root or loop, and OpenDAL's own recursive listing trips over one), and
+/// neither are FIFOs, sockets, devices, this module's temporary files, or names that are not
+/// UTF-8 (they cannot be keys).
+pub(crate) async fn list_files(root: &Path, dir: &str) -> io::Result<Vec<Listed>> {
+    let (root, start) = (root.to_path_buf(), root.join(dir));
+    tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        let mut stack = vec![start];
+        while let Some(d) = stack.pop() {
+            let entries = match std::fs::read_dir(&d) {
+                Ok(entries) => entries,
+                // Gone meanwhile, or a file where a folder was named: nothing below it.
+                Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => continue,
+                Err(e) => return Err(e),
+            };
+            for entry in entries {
+                let entry = match entry {
+                    Ok(entry) => entry,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                };
+                let (ft, meta) = match entry.file_type().and_then(|ft| Ok((ft, entry.metadata()?))) {
+                    Ok(x) => x,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                };
+                let path = entry.path();
+                if ft.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let Some(key) = path.strip_prefix(&root).ok().and_then(Path::to_str) else { continue };
+                if ft.is_file() && !is_temp_name(key) {
+                    out.push(Listed { key: key.to_owned(), size: meta.len(), modified: meta.modified()? });
+                }
+            }
+        }
+        Ok(out)
+    })
+    .await
+    .map_err(io::Error::other)?
+}
+
 /// Remove `dir` and every directory below it that is (then) empty; files are never removed.
 pub(crate) async fn prune_empty_dirs(dir: &Path) -> io::Result<()> {
     let dir = dir.to_path_buf();
@@ -277,6 +330,27 @@ mod tests {
         drop(w);
         assert_eq!(listed(), 0, "dropping the writer removes its temporary file");
         assert!(!dir.path().join("sub/k.bin").exists());
+    }
+
+    #[tokio::test]
+    async fn listing_shows_regular_files_only_and_never_follows_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("a/sub")).unwrap();
+        std::fs::write(root.join("a/x.txt"), b"x").unwrap();
+        std::fs::write(root.join("a/sub/y.txt"), b"yy").unwrap();
+        std::fs::write(root.join("a/.trove-tmp-0123456789abcdef"), b"partial").unwrap();
+        std::os::unix::fs::symlink("/etc", root.join("a/etc")).unwrap();
+        std::os::unix::fs::symlink("..", root.join("a/sub/up")).unwrap();
+        std::os::unix::fs::symlink("x.txt", root.join("a/link.txt")).unwrap();
+        let st = std::process::Command::new("mkfifo").arg(root.join("a/pipe")).status().unwrap();
+        assert!(st.success());
+        let mut keys: Vec<(String, u64)> =
+            list_files(root, "a/").await.unwrap().into_iter().map(|l| (l.key, l.size)).collect();
+        keys.sort();
+        assert_eq!(keys, [("a/sub/y.txt".to_owned(), 2), ("a/x.txt".to_owned(), 1)]);
+        assert!(list_files(root, "a/x.txt/").await.unwrap().is_empty());
+        assert!(list_files(root, "missing/").await.unwrap().is_empty());
     }
 
     #[tokio::test]

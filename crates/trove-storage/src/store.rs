@@ -22,7 +22,7 @@ use trove_domain::{Error, Result};
 use crate::config::{GcsConfig, S3Config, normalize_prefix};
 use crate::error::{map_io, map_opendal, unsupported};
 use crate::fs::{self, FsWriter};
-use crate::keys::{check_key, check_prefix};
+use crate::keys::{check_key, check_prefix, check_write_key};
 
 /// Where the bytes are, for paths and messages.
 #[derive(Debug, Clone)]
@@ -307,7 +307,7 @@ impl ObjectStore for OpendalStore {
     }
 
     async fn writer(&self, key: &str) -> Result<Box<dyn ObjectWriter>> {
-        check_key(key)?;
+        check_write_key(key)?;
         if let Some(root) = self.fs_root() {
             return Ok(Box::new(FsWriter::create(root, key).await?));
         }
@@ -366,20 +366,32 @@ impl ObjectStore for OpendalStore {
             Some(i) => &prefix[..=i],
             None => "",
         };
+        if let Some(root) = self.fs_root() {
+            let files = fs::list_files(root, dir).await.map_err(|e| map_io(e, "list", prefix, root))?;
+            let mut out: Vec<ObjectMeta> = files
+                .into_iter()
+                .filter(|f| f.key.starts_with(prefix))
+                .map(|f| ObjectMeta {
+                    key: f.key,
+                    size: f.size,
+                    etag: None,
+                    content_md5: None,
+                    last_modified: Some(DateTime::<Utc>::from(f.modified)),
+                })
+                .collect();
+            out.sort_by(|a, b| a.key.cmp(&b.key));
+            return Ok(out);
+        }
         let entries = match self.op.list_with(dir).recursive(true).await {
             Ok(entries) => entries,
             Err(e) if e.kind() == opendal::ErrorKind::NotFound => Vec::new(),
             Err(e) if e.kind() == opendal::ErrorKind::NotADirectory => Vec::new(),
             Err(e) => return Err(self.err(e, "list", prefix)),
         };
-        let is_fs = self.fs_root().is_some();
         let mut out = Vec::new();
         for entry in entries {
             let (path, meta) = entry.into_parts();
             if path.ends_with('/') || meta.is_dir() || !path.starts_with(prefix) {
-                continue;
-            }
-            if is_fs && fs::is_temp_name(&path) {
                 continue;
             }
             out.push(self.to_meta(path, &meta));
@@ -422,7 +434,7 @@ impl ObjectStore for OpendalStore {
 
     async fn copy(&self, from: &str, to: &str) -> Result<()> {
         check_key(from)?;
-        check_key(to)?;
+        check_write_key(to)?;
         if let Some(root) = self.fs_root() {
             return fs::copy(root, from, to).await;
         }
@@ -460,7 +472,7 @@ impl ObjectStore for OpendalStore {
 
     async fn rename(&self, from: &str, to: &str) -> Result<()> {
         check_key(from)?;
-        check_key(to)?;
+        check_write_key(to)?;
         match self.fs_root() {
             Some(root) => fs::rename(root, from, to).await,
             None => Err(unsupported("rename", &self.root, "there is no atomic rename here; copy then delete")),

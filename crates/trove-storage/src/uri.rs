@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use trove_domain::ports::ObjectStore;
+use trove_domain::secret::redact_url;
 use trove_domain::{Error, Result};
 
 use crate::{GcsConfig, OpendalStore, S3Config};
@@ -36,8 +37,9 @@ pub fn open_root(uri: &str) -> Result<Arc<dyn ObjectStore>> {
         OpendalStore::memory_named(name)
     } else {
         return Err(Error::invalid_input(format!(
-            "storage root '{uri}' is not supported: use an absolute path, file:///path, s3://bucket/prefix, \
-             gs://bucket/prefix or memory://name"
+            "storage root '{}' is not supported: use an absolute path, file:///path, s3://bucket/prefix, \
+             gs://bucket/prefix or memory://name",
+            redact_url(uri)
         )));
     };
     Ok(Arc::new(store))
@@ -47,6 +49,14 @@ fn split_bucket<'a>(uri: &str, rest: &'a str) -> Result<(&'a str, &'a str)> {
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     if bucket.is_empty() {
         return Err(Error::invalid_input(format!("storage root '{uri}' names no bucket")));
+    }
+    // `s3://KEY:SECRET@bucket`: credentials would be recorded with the root in the catalog.
+    if bucket.contains('@') {
+        return Err(Error::invalid_input(format!(
+            "storage root '{}' carries credentials: give the bucket alone, and credentials through \
+             AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE (S3), GOOGLE_APPLICATION_CREDENTIALS (GCS)",
+            redact_url(uri)
+        )));
     }
     Ok((bucket, prefix))
 }
@@ -68,6 +78,15 @@ mod tests {
         assert_eq!(s.local_path("k"), Some(path.join("k")));
         let s = open_root("memory://uri-test").unwrap();
         assert_eq!(s.root(), "memory://uri-test");
+    }
+
+    #[test]
+    fn credentials_in_a_root_are_refused_and_never_shown() {
+        for uri in ["s3://AKID:hunter2@bucket/p", "gs://user:hunter2@bucket", "http://u:hunter2@host/x"] {
+            let err = open_root(uri).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{uri}: {err}");
+            assert!(!format!("{err} {err:?}").contains("hunter2"), "{uri}: {err:?}");
+        }
     }
 
     #[test]

@@ -43,6 +43,16 @@
 //! `backends: containers (postgres 15.14 at 127.0.0.1:32768, garage at http://127.0.0.1:32769,
 //! fake-gcs-server at http://127.0.0.1:41234)`.
 //!
+//! # Passwords
+//!
+//! The servers trust every connection, so a wrong password would go unnoticed. For tests of
+//! credentials, [`PgDatabase::password_user`] makes a role that must log in with its password:
+//! the first call on a server prepends one line to its `pg_hba.conf`,
+//! `host all +trove_scram all scram-sha-256` (members of the group `trove_scram` give a SCRAM
+//! password over TCP), and reloads the configuration. Nothing else connects as such a member,
+//! so every other test still connects as `postgres` without a password; the image and the
+//! servers' start-up are unchanged.
+//!
 //! # Sharing and cleanup
 //!
 //! The servers start lazily, once per test run: under `cargo test` every test binary of one
@@ -56,6 +66,7 @@
 mod containers;
 mod http;
 mod local;
+mod password_auth;
 mod pgwire;
 mod servers;
 mod session;
@@ -343,6 +354,8 @@ pub struct PgDatabase {
     /// The database's name: `trove_` and 16 random hex digits.
     pub name: String,
     server: PgServer,
+    /// Roles made by [`PgDatabase::password_user`], dropped after the database.
+    roles: Mutex<Vec<String>>,
 }
 
 impl PgDatabase {
@@ -356,13 +369,47 @@ impl PgDatabase {
             &format!("CREATE DATABASE \"{name}\""),
         )
         .unwrap_or_else(|e| panic!("trove-testkit: creating database {name}: {e}"));
-        PgDatabase { url: format!("postgres://{}@{}:{}/{name}", server.user, server.host, server.port), name, server }
+        PgDatabase {
+            url: format!("postgres://{}@{}:{}/{name}", server.user, server.host, server.port),
+            name,
+            server,
+            roles: Mutex::new(Vec::new()),
+        }
     }
 
     /// Runs SQL on this database with the testkit's own minimal client (simple-query protocol,
     /// values as text): for checks and set-up, not for the code under test.
     pub fn simple_query(&self, sql: &str) -> Result<Vec<Row>, String> {
         pgwire::simple_query(&self.server.host, self.server.port, &self.server.user, &self.name, sql)
+    }
+
+    /// A new login role that owns this database and must give its password: the server asks
+    /// it for SCRAM-SHA-256 over TCP, while every other connection of the run stays on trust
+    /// (see the module docs). Checked before it is returned: a connection without the
+    /// password is refused. Dropped with the database. Panics if the server refuses.
+    pub fn password_user(&self) -> PgPasswordUser {
+        let server = &self.server;
+        password_auth::require_for_group(server).unwrap_or_else(|e| panic!("trove-testkit: {e}"));
+        let user = format!("trove_pw_{}", servers::random_hex(6));
+        let password = servers::random_hex(16);
+        self.roles.lock().unwrap_or_else(|e| e.into_inner()).push(user.clone());
+        pgwire::simple_query(
+            &server.host,
+            server.port,
+            &server.user,
+            "postgres",
+            &format!(
+                "SET password_encryption = 'scram-sha-256'; \
+                 CREATE ROLE \"{user}\" LOGIN PASSWORD '{password}' IN ROLE {group}; \
+                 ALTER DATABASE \"{db}\" OWNER TO \"{user}\"",
+                group = password_auth::GROUP,
+                db = self.name
+            ),
+        )
+        .unwrap_or_else(|e| panic!("trove-testkit: creating role {user}: {e}"));
+        password_auth::check_refused_without_password(server, &user, &self.name)
+            .unwrap_or_else(|e| panic!("trove-testkit: {e}"));
+        PgPasswordUser { user, password, host: server.host.clone(), port: server.port, database: self.name.clone() }
     }
 }
 
@@ -376,6 +423,60 @@ impl Drop for PgDatabase {
             "postgres",
             &format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name),
         );
+        for role in self.roles.get_mut().unwrap_or_else(|e| e.into_inner()).drain(..) {
+            let _ = pgwire::simple_query(
+                &self.server.host,
+                self.server.port,
+                &self.server.user,
+                "postgres",
+                &format!("DROP ROLE IF EXISTS \"{role}\""),
+            );
+        }
+    }
+}
+
+/// A PostgreSQL login role that must authenticate with its password (SCRAM-SHA-256), owner of
+/// one test database ([`PgDatabase::password_user`]).
+#[derive(Clone)]
+pub struct PgPasswordUser {
+    /// The role's name: `trove_pw_` and 12 random hex digits.
+    pub user: String,
+    /// Its password: 32 random hex digits (no character needs encoding in a URL).
+    pub password: String,
+    /// Host to connect to (over TCP).
+    pub host: String,
+    /// Port to connect to.
+    pub port: u16,
+    /// The database it owns.
+    pub database: String,
+}
+
+impl PgPasswordUser {
+    /// `postgres://USER@HOST:PORT/DATABASE`: no password, for PGPASSWORD or a pgpass file.
+    pub fn url(&self) -> String {
+        format!("postgres://{}@{}:{}/{}", self.user, self.host, self.port, self.database)
+    }
+
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE`.
+    pub fn url_with_password(&self) -> String {
+        format!("postgres://{}:{}@{}:{}/{}", self.user, self.password, self.host, self.port, self.database)
+    }
+
+    /// The line of a pgpass file that gives this role its password.
+    pub fn pgpass_line(&self) -> String {
+        format!("{}:{}:{}:{}:{}\n", self.host, self.port, self.database, self.user, self.password)
+    }
+}
+
+impl fmt::Debug for PgPasswordUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgPasswordUser")
+            .field("user", &self.user)
+            .field("password", &trove_domain::secret::REDACTED)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("database", &self.database)
+            .finish()
     }
 }
 

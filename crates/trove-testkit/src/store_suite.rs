@@ -161,6 +161,7 @@ macro_rules! __object_store_checks {
             concurrent_writers_last_close_wins,
             keys_with_spaces_and_unicode,
             escaping_keys_are_refused,
+            aliasing_keys_are_refused_on_every_call,
             paths_name_the_key,
         }
     };
@@ -714,6 +715,43 @@ pub async fn escaping_keys_are_refused(s: Arc<dyn ObjectStore>) -> CheckResult {
         }
         ensure!(s.stat(bad).await.is_err(), "stat('{bad}') must be refused too");
     }
+    Ok(Outcome::Passed)
+}
+
+/// Keys a path normaliser would rewrite into another key (surrounding whitespace, `.` segments,
+/// control characters) are refused with `InvalidKey` by every call, so `a/y` and `a/y ` can
+/// never share an object: the valid neighbour keeps its bytes and nothing else is written.
+pub async fn aliasing_keys_are_refused_on_every_call(s: Arc<dyn ObjectStore>) -> CheckResult {
+    let base = "aliasing_keys_are_refused_on_every_call";
+    let good = format!("{base}/y");
+    put(&s, &good, b"good").await?;
+    let bad_keys = [
+        format!("{base}/y "),
+        format!(" {base}/y"),
+        format!("{base}/\u{3000}y"),
+        format!("{base}/./y"),
+        format!("{base}/y\t"),
+        format!("{base}/{}", "n".repeat(256)),
+    ];
+    for bad in &bad_keys {
+        let refused = |what: &str, r: Result<(), trove_domain::Error>| match r {
+            Ok(()) => Err(format!("{what}({bad:?}) was accepted")),
+            Err(e) if e.kind() == ErrorKind::InvalidKey => Ok(()),
+            Err(e) => Err(format!("{what}({bad:?}): kind {}, expected invalid_key", e.kind())),
+        };
+        refused("writer", s.writer(bad).await.map(|_| ()))?;
+        refused("put", s.put(bad, Bytes::from_static(b"bad")).await.map(|_| ()))?;
+        refused("reader", s.reader(bad, None).await.map(|_| ()))?;
+        refused("stat", s.stat(bad).await.map(|_| ()))?;
+        refused("delete", s.delete(bad).await.map(|_| ()))?;
+        refused("copy to", s.copy(&good, bad).await)?;
+        refused("copy from", s.copy(bad, &format!("{base}/z")).await)?;
+        refused("list", s.list(&format!("{bad}/")).await.map(|_| ()))?;
+        refused("delete_prefix", s.delete_prefix(&format!("{bad}/")).await.map(|_| ()))?;
+    }
+    ensure_eq!(keys(&s, &format!("{base}/")).await?, vec![good.clone()], "only the valid key was written");
+    ensure_eq!(s.read_all(&good).await.map_err(|e| e.to_string())?.to_vec(), b"good".to_vec(), "its bytes");
+    s.delete(&good).await.map_err(|e| e.to_string())?;
     Ok(Outcome::Passed)
 }
 

@@ -6,7 +6,8 @@ use trove_domain::lifecycle::Operation;
 /// Valid keys: 1-4 segments of safe characters, with a suffix.
 pub fn valid_key() -> impl Strategy<Value = String> {
     (
-        proptest::collection::vec("[a-zA-Z0-9_][a-zA-Z0-9_ -]{0,11}", 0..4),
+        // Inner spaces only: a segment may not begin or end with whitespace.
+        proptest::collection::vec("[a-zA-Z0-9_]([a-zA-Z0-9_ -]{0,10}[a-zA-Z0-9_])?", 0..4),
         "[a-zA-Z0-9_]{1,12}",
         prop_oneof![Just(".csv"), Just(".parquet"), Just(".txt"), Just(".csv.gz"), Just("")],
     )
@@ -38,6 +39,76 @@ pub fn hostile_key() -> impl Strategy<Value = String> {
         0..12,
     )
     .prop_map(|parts| parts.concat())
+}
+
+/// Pieces of text that break keys on some backend: whitespace (ASCII and Unicode, including
+/// what `str::trim` removes and what it does not), control and format characters, case- and
+/// length-changing letters, separators, dots, reserved names, and long runs.
+const KEY_PIECES: &[&str] = &[
+    "a",
+    "b1",
+    "data",
+    "é",
+    "e\u{301}",
+    "日本",
+    "🎉",
+    "İ",
+    "ß",
+    "Ω",
+    "ﬁ",
+    " ",
+    "  ",
+    "\t",
+    "\n",
+    "\r",
+    "\0",
+    "\u{7f}",
+    "\u{85}",
+    "\u{a0}",
+    "\u{1680}",
+    "\u{2000}",
+    "\u{2028}",
+    "\u{3000}",
+    "\u{200b}",
+    "\u{200d}",
+    "\u{feff}",
+    "\u{202e}",
+    "\u{fffd}",
+    ".",
+    "..",
+    "/",
+    "//",
+    "\\",
+    ".trove",
+    ".trove-tmp-",
+    ".csv",
+    ".CSV",
+    ".tar.gz",
+    ".ome.zarr",
+    ":",
+    "*",
+    "?",
+    "%2F",
+    "~",
+];
+
+/// Arbitrary key-like text for fuzzing key parsing and the key-to-path mappings: arbitrary
+/// Unicode strings, concatenations of [`KEY_PIECES`] (mostly invalid, often valid), and long
+/// names near the segment, suffix and key length limits.
+pub fn key_text() -> impl Strategy<Value = String> {
+    let pieces = proptest::collection::vec(proptest::sample::select(KEY_PIECES), 0..16).prop_map(|p| p.concat());
+    let long = (1usize..6, 200usize..300, proptest::sample::select(&["x", "é", ".s", " "][..])).prop_map(
+        |(segments, len, unit)| {
+            let seg: String = unit.repeat(len / unit.len());
+            vec![seg; segments].join("/")
+        },
+    );
+    prop_oneof![
+        3 => pieces,
+        2 => any::<String>(),
+        2 => valid_key(),
+        1 => long,
+    ]
 }
 
 /// Content with random chunk boundaries: the bytes and the cut points (sorted, within range).

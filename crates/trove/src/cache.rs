@@ -14,6 +14,15 @@
 //!   modification time is set to the remote one. (S3's `Last-Modified` has one-second
 //!   resolution: a same-size overwrite within the same second is not noticed; `--verify`
 //!   re-hashes.) A store that reports no modification time is always re-read.
+//! * **Which object a path holds**: two artifacts can share a cache path (an object registered
+//!   in place at `raw/x.csv` and the latest version of the virtual key `raw/x.csv`; buckets of
+//!   the same name on S3 and GCS). The index records, for every cached file, the object it
+//!   holds (store root, object key, ETag) and the file's device and inode; a copy is fresh only
+//!   if the record names the wanted object *and* describes the file now at the path. Anything
+//!   else (another object, no record, a file replaced behind the record) is downloaded again, so
+//!   a cache path never returns another artifact's bytes. Two artifacts used alternately at one
+//!   path download alternately; a process using one while another caches the other at the same
+//!   path can still see the other's bytes replace it.
 //! * **Folders** sync file by file, and local files that no longer exist remotely are removed.
 //! * **Never half-written**: downloads go to a hidden temporary sibling
 //!   (`.<name>.trove-part-<random>`) which is renamed into place when complete; a failed or
@@ -36,6 +45,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 use trove_domain::hash::{FolderEntry, folder_hash};
 use trove_domain::ids::random_base62;
+use trove_domain::key::MAX_SEGMENT_BYTES;
 use trove_domain::ports::{ObjectMeta, ObjectReader, ObjectStore};
 use trove_domain::{Artifact, ContentHash, ContentHasher, Error, ErrorKind, Placement, Result};
 
@@ -153,8 +163,9 @@ impl Trove {
         let root = self.inner.cache.root()?;
         let dest = self.cache_path_of(&root, artifact)?;
         let s = store.store.as_ref();
+        let mut sync = Sync::new(s, &root).await;
         if artifact.is_folder() {
-            sync_folder(s, &key, &dest).await?;
+            sync.folder(&key, &dest).await?;
         } else {
             let remote = s.stat(&key).await?.ok_or_else(|| {
                 Error::not_found(format!(
@@ -163,9 +174,9 @@ impl Trove {
                     s.display_path(&key)
                 ))
             })?;
-            sync_file(s, &key, &dest, &remote).await?;
+            sync.file(&dest, &remote).await?;
         }
-        self.touch_and_evict(&root, &dest).await?;
+        self.touch_and_evict(&root, &dest, sync.held).await?;
         Ok(dest)
     }
 
@@ -229,17 +240,25 @@ impl Trove {
         let dest = self.cache_path_of(&root, artifact)?;
         let key = artifact.storage_key();
         let s = store.store.as_ref();
+        let mut held = Vec::new();
         if artifact.is_folder() {
             let remote = s.list(&format!("{key}/")).await?;
             for obj in &remote {
                 let rel = &obj.key[key.len() + 1..];
                 let file_dest = join_rel(&dest, rel)?;
-                seed_file(&source.join(rel), &file_dest, obj).await?;
+                // A folder's files carry no recorded hash of their own: only a file whose exact
+                // MD5 the server reports can be checked, so only those are seeded.
+                let Some(expected) = crate::local::hash_from_meta(obj) else { continue };
+                if let Some(h) = seed_file(s, &source.join(rel), &file_dest, obj, &expected.hash).await? {
+                    held.push((rel_of(&root, &file_dest), h));
+                }
             }
-        } else if let Some(meta) = s.stat(&key).await? {
-            seed_file(&source, &dest, &meta).await?;
+        } else if let Some(meta) = s.stat(&key).await?
+            && let Some(h) = seed_file(s, &source, &dest, &meta, &artifact.hash).await?
+        {
+            held.push((rel_of(&root, &dest), h));
         }
-        self.touch_and_evict(&root, &dest).await
+        self.touch_and_evict(&root, &dest, held).await
     }
 
     fn cache_path_of(&self, root: &Path, artifact: &Artifact) -> Result<PathBuf> {
@@ -251,33 +270,122 @@ impl Trove {
         cache_path(root, &store.location.root, &rel)
     }
 
-    async fn touch_and_evict(&self, root: &Path, dest: &Path) -> Result<()> {
-        let rel = dest.strip_prefix(root).expect("cache paths are below the root").to_string_lossy().into_owned();
+    /// Record the entry's use and what its files hold (`held`, replacing every earlier record
+    /// below the entry), then evict if the cache is over its bound.
+    async fn touch_and_evict(&self, root: &Path, dest: &Path, held: Vec<(String, Holding)>) -> Result<()> {
+        let rel = rel_of(root, dest);
         let max = self.inner.cache.max_bytes()?;
         let root = root.to_path_buf();
         let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-        tokio::task::spawn_blocking(move || touch_and_evict_blocking(&root, &rel, now, max))
+        tokio::task::spawn_blocking(move || touch_and_evict_blocking(&root, &rel, held, now, max))
             .await
             .map_err(|e| Error::storage(format!("cache bookkeeping failed: {e}")))?
     }
 }
 
-/// Whether the local copy at `dest` matches `remote` by size and modification time.
-fn is_fresh(dest: &Path, remote: &ObjectMeta) -> bool {
-    let Ok(meta) = std::fs::metadata(dest) else { return false };
-    let Some(remote_time) = remote.last_modified else { return false };
-    meta.is_file() && meta.len() == remote.size && meta.modified().ok() == Some(SystemTime::from(remote_time))
+/// Which object a cached file holds, and which file that record describes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Holding {
+    /// `<store root>/<object key>#<etag>`.
+    object: String,
+    dev: u64,
+    ino: u64,
 }
 
-async fn sync_file(store: &dyn ObjectStore, key: &str, dest: &Path, remote: &ObjectMeta) -> Result<()> {
-    if is_fresh(dest, remote) {
-        return Ok(());
+impl Holding {
+    fn new(object: String, meta: &std::fs::Metadata) -> Holding {
+        use std::os::unix::fs::MetadataExt;
+        Holding { object, dev: meta.dev(), ino: meta.ino() }
     }
-    download(store, key, dest, remote).await
 }
 
-/// Download to a temporary sibling, set its modification time, rename it into place.
-async fn download(store: &dyn ObjectStore, key: &str, dest: &Path, remote: &ObjectMeta) -> Result<()> {
+/// The identity of a remote object, as recorded for the cached file holding it.
+fn object_id(store: &dyn ObjectStore, remote: &ObjectMeta) -> String {
+    format!("{}/{}#{}", store.root(), remote.key, remote.etag.as_deref().unwrap_or(""))
+}
+
+/// A path below the cache root as the index names it (`/`-separated).
+fn rel_of(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root).expect("cache paths are below the root").to_string_lossy().replace('\\', "/")
+}
+
+/// One `cache()` call: what the index said when it started, and what each file it leaves in
+/// place holds.
+struct Sync<'a> {
+    store: &'a dyn ObjectStore,
+    root: &'a Path,
+    known: BTreeMap<String, Holding>,
+    held: Vec<(String, Holding)>,
+}
+
+impl<'a> Sync<'a> {
+    async fn new(store: &'a dyn ObjectStore, root: &'a Path) -> Sync<'a> {
+        let index_path = root.join(META_DIR).join(INDEX_FILE);
+        let index: Index =
+            tokio::fs::read(&index_path).await.ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+        Sync { store, root, known: index.objects, held: Vec::new() }
+    }
+
+    /// Download `remote` to `dest` unless `dest` already holds exactly it.
+    async fn file(&mut self, dest: &Path, remote: &ObjectMeta) -> Result<()> {
+        let rel = rel_of(self.root, dest);
+        let want = object_id(self.store, remote);
+        if let Some(h) = self.fresh(&rel, dest, remote, &want) {
+            self.held.push((rel, h));
+            return Ok(());
+        }
+        let h = download(self.store, &remote.key, dest, remote, want).await?;
+        self.held.push((rel, h));
+        Ok(())
+    }
+
+    /// The record of `dest` if it is a fresh copy of `want`: same size and modification time as
+    /// the remote, and recorded as holding `want` in this very file.
+    fn fresh(&self, rel: &str, dest: &Path, remote: &ObjectMeta, want: &str) -> Option<Holding> {
+        let meta = std::fs::metadata(dest).ok()?;
+        let remote_time = remote.last_modified?;
+        let same =
+            meta.is_file() && meta.len() == remote.size && meta.modified().ok() == Some(SystemTime::from(remote_time));
+        let h = Holding::new(want.to_owned(), &meta);
+        (same && self.known.get(rel) == Some(&h)).then_some(h)
+    }
+
+    /// Bring a local folder in line with every object below `prefix/`: download what is
+    /// missing, stale or another object's, remove local files that no longer exist remotely.
+    async fn folder(&mut self, prefix: &str, dest: &Path) -> Result<()> {
+        let remote = self.store.list(&format!("{prefix}/")).await?;
+        if remote.is_empty() {
+            return Err(Error::not_found(format!(
+                "no files below {}: the folder's bytes are missing; run `trove fsck`",
+                self.store.display_path(prefix)
+            )));
+        }
+        if tokio::fs::metadata(dest).await.is_ok_and(|m| m.is_file()) {
+            remove_path(dest).await?;
+        }
+        let mut wanted = BTreeSet::new();
+        for obj in &remote {
+            let rel = &obj.key[prefix.len() + 1..];
+            let file_dest = join_rel(dest, rel)?;
+            self.file(&file_dest, obj).await?;
+            wanted.insert(file_dest);
+        }
+        let dest = dest.to_path_buf();
+        tokio::task::spawn_blocking(move || drop_unwanted(&dest, &wanted))
+            .await
+            .map_err(|e| Error::storage(format!("cache folder sync failed: {e}")))?
+    }
+}
+
+/// Download to a temporary sibling, set its modification time, rename it into place; returns
+/// the record of the file put in place (the rename keeps its inode).
+async fn download(
+    store: &dyn ObjectStore,
+    key: &str,
+    dest: &Path,
+    remote: &ObjectMeta,
+    want: String,
+) -> Result<Holding> {
     let parent = dest.parent().expect("cache paths have a parent");
     tokio::fs::create_dir_all(parent).await.map_err(|e| Error::io(format!("cannot create {}", parent.display()), e))?;
     let tmp = temp_sibling(dest);
@@ -295,13 +403,15 @@ async fn download(store: &dyn ObjectStore, key: &str, dest: &Path, remote: &Obje
             file.set_modified(SystemTime::from(t))
                 .map_err(|e| Error::io(format!("cannot set the modification time of {}", tmp.display()), e))?;
         }
+        let meta = file.metadata().map_err(|e| Error::io(format!("cannot read {}", tmp.display()), e))?;
         drop(file);
         if tokio::fs::metadata(dest).await.is_ok_and(|m| m.is_dir()) {
             remove_path(dest).await?;
         }
         tokio::fs::rename(&tmp, dest)
             .await
-            .map_err(|e| Error::io(format!("cannot move the download into place at {}", dest.display()), e))
+            .map_err(|e| Error::io(format!("cannot move the download into place at {}", dest.display()), e))?;
+        Ok(Holding::new(want, &meta))
     }
     .await;
     if result.is_err() {
@@ -310,8 +420,16 @@ async fn download(store: &dyn ObjectStore, key: &str, dest: &Path, remote: &Obje
     result
 }
 
-async fn seed_file(source: &Path, dest: &Path, remote: &ObjectMeta) -> Result<()> {
-    let Some(t) = remote.last_modified else { return Ok(()) };
+/// Copy a saved source into the cache path of the object it was saved as; returns the record
+/// of the seeded file (`None`: the store gives no modification time, nothing seeded).
+async fn seed_file(
+    store: &dyn ObjectStore,
+    source: &Path,
+    dest: &Path,
+    remote: &ObjectMeta,
+    expected_hash: &str,
+) -> Result<Option<Holding>> {
+    let Some(t) = remote.last_modified else { return Ok(None) };
     let parent = dest.parent().expect("cache paths have a parent");
     tokio::fs::create_dir_all(parent).await.map_err(|e| Error::io(format!("cannot create {}", parent.display()), e))?;
     let tmp = temp_sibling(dest);
@@ -321,13 +439,17 @@ async fn seed_file(source: &Path, dest: &Path, remote: &ObjectMeta) -> Result<()
             .write(true)
             .open(&tmp)
             .map_err(|e| Error::io(format!("cannot open {}", tmp.display()), e))?;
-        if file.metadata().map(|m| m.len()).ok() != Some(remote.size) {
-            return Err(Error::storage("the source changed while it was saved; not seeding the cache"));
+        let meta = file.metadata().map_err(|e| Error::io(format!("cannot read {}", tmp.display()), e))?;
+        // The source may have changed since it was saved: seed only bytes that hash to what
+        // was stored, or the cache would hand back content the artifact never had.
+        if meta.len() != remote.size || hash_local_file(&tmp).await?.hash != expected_hash {
+            return Err(Error::storage("the source changed since it was saved; not seeding the cache"));
         }
         file.set_modified(SystemTime::from(t))
             .map_err(|e| Error::io(format!("cannot set the modification time of {}", tmp.display()), e))?;
         drop(file);
-        tokio::fs::rename(&tmp, dest).await.map_err(|e| Error::io(format!("cannot seed {}", dest.display()), e))
+        tokio::fs::rename(&tmp, dest).await.map_err(|e| Error::io(format!("cannot seed {}", dest.display()), e))?;
+        Ok(Some(Holding::new(object_id(store, remote), &meta)))
     }
     .await;
     if result.is_err() {
@@ -338,6 +460,10 @@ async fn seed_file(source: &Path, dest: &Path, remote: &ObjectMeta) -> Result<()
 
 fn temp_sibling(dest: &Path) -> PathBuf {
     let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    // Names may be 255 bytes long (NAME_MAX); the temporary name keeps a prefix of it so that
+    // it fits too.
+    let keep = MAX_SEGMENT_BYTES - 1 - PART_MARK.len() - 8;
+    let name = &name[..name.floor_char_boundary(keep)];
     dest.with_file_name(format!(".{name}{PART_MARK}{}", random_base62(8)))
 }
 
@@ -357,32 +483,6 @@ fn join_rel(base: &Path, rel: &str) -> Result<PathBuf> {
         out.push(part);
     }
     Ok(out)
-}
-
-/// Bring a local folder in line with every object below `prefix/`: download what is missing
-/// or stale, remove local files that no longer exist remotely.
-async fn sync_folder(store: &dyn ObjectStore, prefix: &str, dest: &Path) -> Result<()> {
-    let remote = store.list(&format!("{prefix}/")).await?;
-    if remote.is_empty() {
-        return Err(Error::not_found(format!(
-            "no files below {}: the folder's bytes are missing; run `trove fsck`",
-            store.display_path(prefix)
-        )));
-    }
-    if tokio::fs::metadata(dest).await.is_ok_and(|m| m.is_file()) {
-        remove_path(dest).await?;
-    }
-    let mut wanted = BTreeSet::new();
-    for obj in &remote {
-        let rel = &obj.key[prefix.len() + 1..];
-        let file_dest = join_rel(dest, rel)?;
-        sync_file(store, &obj.key, &file_dest, obj).await?;
-        wanted.insert(file_dest);
-    }
-    let dest = dest.to_path_buf();
-    tokio::task::spawn_blocking(move || drop_unwanted(&dest, &wanted))
-        .await
-        .map_err(|e| Error::storage(format!("cache folder sync failed: {e}")))?
 }
 
 /// Remove files below `dir` not in `wanted` (temporary downloads of others excepted), then
@@ -418,11 +518,11 @@ async fn hash_local(path: &Path, folder: bool) -> Result<ContentHash> {
     if !folder {
         return hash_local_file(path).await;
     }
-    let files = crate::local::walk_folder(path)?;
+    let files = crate::source::walk_folder(path)?;
     let mut entries = Vec::with_capacity(files.len());
-    for (rel, p) in files {
-        let c = hash_local_file(&p).await?;
-        entries.push(FolderEntry { path: rel, hash: c.hash, size: c.size });
+    for f in files {
+        let c = hash_local_file(&f.path).await?;
+        entries.push(FolderEntry { path: f.rel, hash: c.hash, size: c.size });
     }
     Ok(folder_hash(&entries))
 }
@@ -448,9 +548,23 @@ async fn hash_local_file(path: &Path) -> Result<ContentHash> {
 struct Index {
     /// Entry path relative to the cache root (`/`-separated) → last use, ms since the epoch.
     entries: BTreeMap<String, u64>,
+    /// Cached file path relative to the cache root → the object it holds. An index written
+    /// before this existed has none: every copy is then downloaded once more.
+    #[serde(default)]
+    objects: BTreeMap<String, Holding>,
 }
 
-fn touch_and_evict_blocking(root: &Path, rel: &str, now: u64, max: Option<u64>) -> Result<()> {
+fn is_below(path: &str, entry: &str) -> bool {
+    path == entry || path.strip_prefix(entry).is_some_and(|rest| rest.starts_with('/'))
+}
+
+fn touch_and_evict_blocking(
+    root: &Path,
+    rel: &str,
+    held: Vec<(String, Holding)>,
+    now: u64,
+    max: Option<u64>,
+) -> Result<()> {
     let meta_dir = root.join(META_DIR);
     std::fs::create_dir_all(&meta_dir).map_err(|e| Error::io(format!("cannot create {}", meta_dir.display()), e))?;
     let index_path = meta_dir.join(INDEX_FILE);
@@ -458,6 +572,9 @@ fn touch_and_evict_blocking(root: &Path, rel: &str, now: u64, max: Option<u64>) 
         std::fs::read(&index_path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
     let rel = rel.replace('\\', "/");
     index.entries.insert(rel.clone(), now);
+    // This call synced the whole entry: its records replace every earlier one below it.
+    index.objects.retain(|path, _| !is_below(path, &rel));
+    index.objects.extend(held);
     if let Some(max) = max {
         evict(root, &mut index, &rel, max)?;
     }
@@ -474,6 +591,8 @@ fn evict(root: &Path, index: &mut Index, keep: &str, max: u64) -> Result<()> {
     // Group files into entries: the indexed entry that is the file or holds it, else the file.
     let mut sizes: BTreeMap<String, (u64, u64)> = BTreeMap::new(); // entry -> (last use, bytes)
     let mut total = 0;
+    let present: BTreeSet<&str> = files.iter().map(|(rel, _)| rel.as_str()).collect();
+    index.objects.retain(|path, _| present.contains(path.as_str()));
     for (rel, size) in files {
         total += size;
         let owner = index
@@ -499,6 +618,7 @@ fn evict(root: &Path, index: &mut Index, keep: &str, max: u64) -> Result<()> {
         if r.is_ok() {
             total -= size;
             index.entries.remove(&entry);
+            index.objects.retain(|path, _| !is_below(path, &entry));
             prune_empty_parents(root, &path);
         }
     }
@@ -569,18 +689,18 @@ mod tests {
         for (name, t) in [("b/old.bin", 1), ("b/mid.bin", 2), ("b/new.bin", 3)] {
             std::fs::create_dir_all(root.join("b")).unwrap();
             std::fs::write(root.join(name), vec![0u8; 100]).unwrap();
-            touch_and_evict_blocking(root, name, t, None).unwrap();
+            touch_and_evict_blocking(root, name, Vec::new(), t, None).unwrap();
         }
         std::fs::create_dir_all(root.join("b/folder/sub")).unwrap();
         std::fs::write(root.join("b/folder/sub/x"), vec![0u8; 100]).unwrap();
         // 400 bytes; bound 250: the two oldest entries go, the folder just used stays.
-        touch_and_evict_blocking(root, "b/folder", 4, Some(250)).unwrap();
+        touch_and_evict_blocking(root, "b/folder", Vec::new(), 4, Some(250)).unwrap();
         assert!(!root.join("b/old.bin").exists());
         assert!(!root.join("b/mid.bin").exists());
         assert!(root.join("b/new.bin").exists());
         assert!(root.join("b/folder/sub/x").exists());
         // The current entry is kept even when it alone exceeds the bound.
-        touch_and_evict_blocking(root, "b/new.bin", 5, Some(10)).unwrap();
+        touch_and_evict_blocking(root, "b/new.bin", Vec::new(), 5, Some(10)).unwrap();
         assert!(root.join("b/new.bin").exists());
         assert!(!root.join("b/folder").exists());
     }

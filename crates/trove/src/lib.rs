@@ -37,6 +37,7 @@ pub mod plugin;
 mod query;
 mod replace;
 mod save;
+mod source;
 mod storage;
 mod wiring;
 
@@ -90,7 +91,7 @@ pub struct StorageMarker {
 }
 
 /// How to create an instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct InitOptions {
     /// The default storage root: a local folder (created if missing).
     pub storage: String,
@@ -115,6 +116,18 @@ impl InitOptions {
             keys_virtual: true,
             user: None,
         }
+    }
+}
+
+impl std::fmt::Debug for InitOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InitOptions")
+            .field("storage", &self.storage)
+            .field("db", &self.db.as_deref().map(trove_domain::secret::redact_url))
+            .field("name", &self.name)
+            .field("keys_virtual", &self.keys_virtual)
+            .field("user", &self.user)
+            .finish()
     }
 }
 
@@ -146,7 +159,7 @@ struct Inner {
 
 /// Composes a [`Trove`] from injected backends (for people who bring their own catalog or
 /// stores), or from a location string.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct TroveBuilder {
     catalog: Option<Arc<dyn Catalog>>,
     stores: Vec<Arc<dyn ObjectStore>>,
@@ -155,6 +168,20 @@ pub struct TroveBuilder {
     location: Option<String>,
     plugins: plugin::Plugins,
     cache: cache::CacheSettings,
+}
+
+impl std::fmt::Debug for TroveBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TroveBuilder")
+            .field("catalog", &self.catalog)
+            .field("stores", &self.stores)
+            .field("clock", &self.clock)
+            .field("user", &self.user)
+            .field("location", &self.location.as_deref().map(trove_domain::secret::redact_url))
+            .field("plugins", &self.plugins)
+            .field("cache", &self.cache)
+            .finish()
+    }
 }
 
 impl TroveBuilder {
@@ -251,6 +278,7 @@ impl TroveBuilder {
                 connect_catalog(&url).await?
             }
         };
+        let location = trove_domain::secret::redact_url(&location);
         let instance = catalog.instance().await?.ok_or_else(|| {
             Error::new(
                 ErrorKind::Instance,
@@ -321,7 +349,9 @@ impl Trove {
         &self.inner.instance
     }
 
-    /// Where this instance was opened from (root folder or catalog URL).
+    /// Where this instance was opened from (root folder or catalog URL), with any password
+    /// replaced by `***` ([`domain::secret::redact_url`]): safe to print. The handle keeps no
+    /// password; a caller that must reopen the instance keeps the URL it opened it with.
     pub fn location(&self) -> &str {
         &self.inner.location
     }

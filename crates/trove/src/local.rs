@@ -1,12 +1,15 @@
 //! Moving bytes between local paths and object stores, hashing them on the way (one pass).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bytes::Bytes;
 use tokio::io::AsyncReadExt;
 use trove_domain::hash::{FolderEntry, PART_SIZE, b64, decode_hash, folder_hash, md5_digest};
+use trove_domain::key::key_segment_problem;
 use trove_domain::ports::{ObjectMeta, ObjectStore};
 use trove_domain::{ContentHash, ContentHasher, Error, ErrorKind, HashType, Result};
+
+use crate::source;
 
 /// Read size for local files.
 const CHUNK: usize = 4 * 1024 * 1024;
@@ -23,16 +26,28 @@ pub(crate) struct Written {
     pub(crate) n_files: Option<u64>,
 }
 
-/// Stream a local file into `key`, hashing it on the way.
+/// Stream a local file into `key`, hashing it on the way. A symbolic link named as the
+/// source is followed to its file (see [`crate::source`]).
 pub(crate) async fn write_file(store: &dyn ObjectStore, path: &Path, key: &str) -> Result<Written> {
-    let content = copy_file_hashing(store, path, key).await?;
+    let path = source::resolve(path)?;
+    let content = copy_file_hashing(store, &path, key, None).await?;
     Ok(Written { key: key.to_owned(), content, n_files: None })
 }
 
-async fn copy_file_hashing(store: &dyn ObjectStore, path: &Path, key: &str) -> Result<ContentHash> {
-    let mut file = tokio::fs::File::open(path).await.map_err(|e| source_error(path, e))?;
+/// Copy one regular file into `key`, hashing it on the way. The file is opened without
+/// following links or blocking (and, with `expected`, must be the file a folder walk saw); if it
+/// changes during the copy, the write is aborted before it becomes visible and the error is
+/// [`ErrorKind::SourceChanged`].
+async fn copy_file_hashing(
+    store: &dyn ObjectStore,
+    path: &Path,
+    key: &str,
+    expected: Option<source::Identity>,
+) -> Result<ContentHash> {
+    let (mut file, start) = source::open_regular(path, expected).await?;
     let mut writer = store.writer(key).await?;
     let mut hasher = ContentHasher::new();
+    let mut read: u64 = 0;
     loop {
         let mut buf = vec![0u8; CHUNK];
         let mut filled = 0;
@@ -43,13 +58,14 @@ async fn copy_file_hashing(store: &dyn ObjectStore, path: &Path, key: &str) -> R
                 Ok(n) => filled += n,
                 Err(e) => {
                     let _ = writer.abort().await;
-                    return Err(source_error(path, e));
+                    return Err(source::read_error(path, e));
                 }
             }
         }
         if filled == 0 {
             break;
         }
+        read += filled as u64;
         buf.truncate(filled);
         hasher.update(&buf);
         if let Err(e) = writer.write(Bytes::from(buf)).await {
@@ -59,6 +75,11 @@ async fn copy_file_hashing(store: &dyn ObjectStore, path: &Path, key: &str) -> R
         if filled < CHUNK {
             break;
         }
+    }
+    // Checked before the close, so the bytes of a changing file never become visible.
+    if let Err(e) = source::check_unchanged(path, &file, &start, read).await {
+        let _ = writer.abort().await;
+        return Err(e);
     }
     let put = writer.close().await?;
     let content = hasher.finish();
@@ -140,44 +161,17 @@ pub(crate) async fn write_bytes(store: &dyn ObjectStore, data: Bytes, key: &str)
     Ok(Written { key: key.to_owned(), content, n_files: None })
 }
 
-/// Every file below `root`, as (relative `/`-separated path, absolute path), sorted by bytes.
-pub(crate) fn walk_folder(root: &Path) -> Result<Vec<(String, PathBuf)>> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|e| source_error(&dir, e))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| source_error(&dir, e))?;
-            let path = entry.path();
-            let meta = std::fs::metadata(&path).map_err(|e| source_error(&path, e))?;
-            if meta.is_dir() {
-                stack.push(path);
-            } else {
-                let rel = path.strip_prefix(root).expect("below root");
-                let rel = rel.to_str().ok_or_else(|| {
-                    Error::invalid_input(format!("{} has a name that is not UTF-8; rename it", path.display()))
-                })?;
-                out.push((rel.replace('\\', "/"), path));
-            }
-        }
-    }
-    out.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    Ok(out)
-}
-
 /// Copy a local folder below `prefix/`, hashing each file; the folder's hash is `md5-tree`.
+/// The whole folder is walked and checked (file types, names, key lengths) before anything is
+/// written; a failure part-way removes what was written.
 pub(crate) async fn write_folder(store: &dyn ObjectStore, root: &Path, prefix: &str) -> Result<Written> {
-    let files = walk_folder(root)?;
-    if files.is_empty() {
-        return Err(Error::invalid_input(format!(
-            "the folder {} holds no files; add files to it, or save a file instead",
-            root.display()
-        )));
-    }
+    let root = source::resolve(root)?;
+    let files = source::walk_folder(&root)?;
+    source::check_folder_files(&root, &files, prefix.len())?;
     let mut entries = Vec::with_capacity(files.len());
-    for (rel, path) in &files {
-        match copy_file_hashing(store, path, &format!("{prefix}/{rel}")).await {
-            Ok(c) => entries.push(FolderEntry { path: rel.clone(), hash: c.hash, size: c.size }),
+    for f in &files {
+        match copy_file_hashing(store, &f.path, &format!("{prefix}/{}", f.rel), Some(f.identity)).await {
+            Ok(c) => entries.push(FolderEntry { path: f.rel.clone(), hash: c.hash, size: c.size }),
             Err(e) => {
                 let _ = store.delete_prefix(&format!("{prefix}/")).await;
                 return Err(e);
@@ -272,6 +266,17 @@ pub(crate) async fn hash_stored_folder_fast(store: &dyn ObjectStore, prefix: &st
     }
     let mut entries = Vec::with_capacity(objects.len());
     for obj in &objects {
+        let rel = &obj.key[prefix.len() + 1..];
+        if let Some(problem) = rel.split('/').find_map(key_segment_problem) {
+            return Err(Error::new(
+                ErrorKind::InvalidKey,
+                format!(
+                    "cannot register the folder {}: its file '{}' cannot be a key, because {problem}",
+                    store.display_path(prefix),
+                    rel.escape_debug()
+                ),
+            ));
+        }
         let c = match hash_from_meta(obj) {
             Some(c) => c,
             None => hash_stored_file(store, &obj.key).await?,
@@ -293,13 +298,4 @@ pub(crate) async fn hash_stored_folder(store: &dyn ObjectStore, prefix: &str) ->
         entries.push(FolderEntry { path: obj.key[prefix.len() + 1..].to_owned(), hash: c.hash, size: c.size });
     }
     Ok((folder_hash(&entries), objects.len() as u64))
-}
-
-fn source_error(path: &Path, e: std::io::Error) -> Error {
-    if e.kind() == std::io::ErrorKind::NotFound {
-        Error::new(ErrorKind::SourceNotFound, format!("no file or folder at {}: check the path", path.display()))
-            .with_source(e)
-    } else {
-        Error::io(format!("cannot read {}", path.display()), e)
-    }
 }

@@ -19,7 +19,7 @@
 use std::path::Path;
 
 use serde::Serialize;
-use trove_domain::key::{MANAGED_DIR, storage_key, suffix_of};
+use trove_domain::key::{MANAGED_DIR, storage_key};
 use trove_domain::ports::ObjectStore;
 use trove_domain::{
     Artifact, ArtifactQuery, ArtifactUpdate, BranchSelection, ContentUpdate, Error, ErrorKind, Key, Pending, Placement,
@@ -218,13 +218,13 @@ impl Trove {
         let written = match stage(store, &source, is_folder, &staged_key).await {
             Ok(w) => w,
             Err(e) => {
-                remove_quietly(store.store.as_ref(), &staged_key, is_folder).await;
+                let _ = remove_staging(store.store.as_ref(), &staged_key).await;
                 return Err(e);
             }
         };
         if written.content.hash == a.hash && written.content.hash_type == a.hash_type && written.content.size == a.size
         {
-            remove_quietly(store.store.as_ref(), &staged_key, is_folder).await;
+            let _ = remove_staging(store.store.as_ref(), &staged_key).await;
             return Ok(ReplaceOutcome::Unchanged { artifact: a });
         }
         let n_observations = match rows {
@@ -263,7 +263,7 @@ impl Trove {
             Ok(r) => r,
             Err(e) => {
                 // If the mark did land after all, fsck rolls it back: the old bytes are untouched.
-                remove_quietly(store.store.as_ref(), &staged_key, is_folder).await;
+                let _ = remove_staging(store.store.as_ref(), &staged_key).await;
                 return Err(e);
             }
         };
@@ -357,26 +357,15 @@ impl Trove {
     async fn inspect_source(&self, source: &Source, a: &Artifact) -> Result<(String, bool, Option<u64>)> {
         match source {
             Source::Path(p) => {
-                let meta = tokio::fs::metadata(p).await.map_err(|e| {
-                    if e.kind() == std::io::ErrorKind::NotFound {
-                        Error::new(
-                            ErrorKind::SourceNotFound,
-                            format!(
-                                "no file or folder at {}: check the path to replace {} with",
-                                p.display(),
-                                a.label()
-                            ),
-                        )
-                    } else {
-                        Error::io(format!("cannot read {}", p.display()), e)
-                    }
-                })?;
+                // Refuses special files, links inside folders and bad names before anything is written.
+                let probed = crate::source::probe(p, a.key.as_ref())?;
                 self.check_outside_storages(p)?;
-                let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                Ok((suffix_of(&name), meta.is_dir(), None))
+                Ok((probed.suffix, probed.is_folder, None))
             }
             Source::Bytes { suffix, .. } => {
-                Ok((suffix.as_ref().map(|s| s.to_lowercase()).unwrap_or_else(|| a.suffix.clone()), false, None))
+                let suffix = suffix.as_ref().map(|s| s.to_lowercase()).unwrap_or_else(|| a.suffix.clone());
+                trove_domain::key::check_suffix(&suffix)?;
+                Ok((suffix, false, None))
             }
             #[cfg(feature = "dataframe")]
             Source::DataFrame(batches) => {
@@ -505,7 +494,7 @@ impl Trove {
                 if m.target_key != old_key {
                     remove_quietly(store.store.as_ref(), m.target_key, folder).await;
                 }
-                remove_quietly(store.store.as_ref(), m.staged_key, folder).await;
+                let _ = remove_staging(store.store.as_ref(), m.staged_key).await;
                 Ok(updated)
             }
             Settle::Finish | Settle::Redo => {
@@ -549,7 +538,7 @@ impl Trove {
                 store.store.display_path(old_key)
             });
         }
-        if remove(store.store.as_ref(), staged_key, folder).await.is_err() {
+        if remove_staging(store.store.as_ref(), staged_key).await.is_err() {
             left.push(store.store.display_path(staged_key));
         }
         left
@@ -629,6 +618,17 @@ async fn remove(store: &dyn ObjectStore, key: &str, folder: bool) -> Result<()> 
         store.delete(key).await?;
     }
     Ok(())
+}
+
+/// Remove a replace's whole staging folder (`.trove/staging/<op id>/`), whether it holds a
+/// file or a folder, so no empty folder is left behind either.
+async fn remove_staging(store: &dyn ObjectStore, staged_key: &str) -> Result<u64> {
+    match staged_key.rsplit_once('/') {
+        Some((op_dir, _)) if op_dir.starts_with(&format!("{MANAGED_DIR}/staging/")) => {
+            store.delete_prefix(&format!("{op_dir}/")).await
+        }
+        _ => Err(Error::invalid_input(format!("'{staged_key}' is not in a replace's staging folder"))),
+    }
 }
 
 async fn remove_quietly(store: &dyn ObjectStore, key: &str, folder: bool) {

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use trove_domain::key::{check_key_suffix, managed_storage_key, suffix_of};
+use trove_domain::key::{check_key_suffix, managed_storage_key};
 use trove_domain::{
     Artifact, ArtifactQuery, ArtifactUpdate, BranchId, BranchSelection, ContentHash, Error, ErrorKind, Key,
     NewArtifact, Operation, Pending, Placement, Result, Uid,
@@ -224,20 +224,14 @@ impl Trove {
         let store = self.target_store(opts.storage.as_deref())?;
         let (suffix, is_folder) = match &source {
             Source::Path(p) => {
-                let meta = tokio::fs::metadata(p).await.map_err(|e| {
-                    if e.kind() == std::io::ErrorKind::NotFound {
-                        Error::new(
-                            ErrorKind::SourceNotFound,
-                            format!("no file or folder at {}: check the path", p.display()),
-                        )
-                    } else {
-                        Error::io(format!("cannot read {}", p.display()), e)
-                    }
-                })?;
-                let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                (suffix_of(&name), meta.is_dir())
+                // Refuses special files, links inside folders and bad names before anything is written.
+                let probed = crate::source::probe(p, key.as_ref())?;
+                (probed.suffix, probed.is_folder)
             }
-            Source::Bytes { suffix: Some(s), .. } => (s.to_lowercase(), false),
+            Source::Bytes { suffix: Some(s), .. } => {
+                trove_domain::key::check_suffix(&s.to_lowercase())?;
+                (s.to_lowercase(), false)
+            }
             Source::Bytes { suffix: None, .. } => (key.as_ref().map(Key::suffix).unwrap_or_default(), false),
             #[cfg(feature = "dataframe")]
             Source::DataFrame(_) => (crate::dataframe::PARQUET_SUFFIX.to_owned(), false),
@@ -246,7 +240,7 @@ impl Trove {
             check_key_suffix(k, &suffix)?;
         }
         if let Source::Path(p) = &source
-            && let Some((in_store, rel)) = self.local_location_of(p)?
+            && let Some((in_store, rel)) = self.local_location_of(&crate::source::resolve(p)?)?
         {
             // Already inside a registered location: registered in place, no bytes written.
             return self.register_in_place(in_store, &rel, key, suffix, is_folder, &opts).await;
@@ -488,8 +482,19 @@ impl Trove {
                     )
                     .await?;
                 if let Some(t) = trashed.last() {
-                    let moved =
-                        catalog.apply_transition(std::slice::from_ref(&t.uid), Operation::SaveIdentical).await?;
+                    let moved = catalog
+                        .apply_transition(std::slice::from_ref(&t.uid), Operation::SaveIdentical)
+                        .await
+                        .map_err(|e| match e.kind() {
+                            // Purged (or restored) by another process since the lookup: a lost
+                            // race, so the save is retried and decides again.
+                            ErrorKind::NotFound | ErrorKind::InvalidTransition => Error::conflict(format!(
+                                "{} changed while this save restored it from the trash: {}",
+                                t.label(),
+                                e.message()
+                            )),
+                            _ => e,
+                        })?;
                     local::remove_written(store.store.as_ref(), written).await?;
                     let artifact = moved.into_iter().next().map(|m| m.artifact).unwrap_or_else(|| t.clone());
                     return Ok(SaveOutcome::RestoredFromTrash { artifact });
@@ -499,7 +504,7 @@ impl Trove {
         // Only now that the save will create a row: a real key's path must be free (or hold an
         // older version of this family). De-duplication and restore-from-trash come first.
         if plan.real {
-            self.check_real_key_free(store, plan.key.as_ref().expect("real keys have a key"), head.as_ref()).await?;
+            self.check_real_key_free(store, plan.key.as_ref().expect("real keys have a key"), &uid).await?;
         }
         let managed_key = written.key.clone();
         let new = NewArtifact {
@@ -533,7 +538,7 @@ impl Trove {
     }
 
     /// Refuse a real key whose path holds bytes that no version of this family owns.
-    async fn check_real_key_free(&self, store: &Store, key: &Key, head: Option<&Artifact>) -> Result<()> {
+    async fn check_real_key_free(&self, store: &Store, key: &Key, uid: &Uid) -> Result<()> {
         let occupied = if let Some(local) = store.store.local_path(key.as_str()) {
             tokio::fs::symlink_metadata(&local).await.is_ok()
         } else {
@@ -542,10 +547,27 @@ impl Trove {
         if !occupied {
             return Ok(());
         }
-        let owner = self.real_key_occupant(store, key).await?;
-        match (owner, head) {
-            (Some(o), Some(h)) if o.stem() == h.stem() => Ok(()),
-            (Some(o), _) => Err(Error::new(
+        // The path's owner, from one snapshot of the key's rows: the record whose bytes are
+        // there, or the one whose placement is moving its bytes there right now (the previous
+        // occupant may already point at its managed copy).
+        let rows = self.rows_with_key(store, key).await?;
+        let owner = rows.iter().find(|a| a.storage_key() == key.as_str()).or_else(|| {
+            rows.iter().find(|a| {
+                matches!(&a.pending, Some(Pending::PlacingRealKey { target, .. })
+                    if target.as_deref().is_none_or(|t| t == key.as_str()))
+            })
+        });
+        match owner {
+            Some(o) if o.stem() == uid.stem() => Ok(()),
+            // The key's family, created by a concurrent writer after this save chose a new
+            // family: a lost race, retried as that family's next version.
+            Some(o) if rows.iter().any(|a| a.is_latest && a.branch != BranchId::TRASH && a.stem() == o.stem()) => {
+                Err(Error::new(
+                    ErrorKind::StaleRevises,
+                    format!("key '{key}' now belongs to family {}: save again to add a version to it", o.stem()),
+                ))
+            }
+            Some(o) => Err(Error::new(
                 ErrorKind::PathOccupied,
                 format!(
                     "{} already holds the bytes of {}: choose another key, or save without --real-key",
@@ -553,7 +575,7 @@ impl Trove {
                     o.label()
                 ),
             )),
-            (None, _) => Err(Error::new(
+            None => Err(Error::new(
                 ErrorKind::PathOccupied,
                 format!(
                     "a file already exists at {} and belongs to no artifact: register it in place, or choose another key",
@@ -563,10 +585,9 @@ impl Trove {
         }
     }
 
-    /// The record whose bytes sit at a real key's path, if any.
-    async fn real_key_occupant(&self, store: &Store, key: &Key) -> Result<Option<Artifact>> {
-        let rows = self
-            .catalog()
+    /// Every record (any branch, pending ones included) with this key in this location.
+    async fn rows_with_key(&self, store: &Store, key: &Key) -> Result<Vec<Artifact>> {
+        self.catalog()
             .artifacts(&ArtifactQuery {
                 branch: BranchSelection::All,
                 key: Some(key.as_str().to_owned()),
@@ -574,8 +595,12 @@ impl Trove {
                 include_pending: true,
                 ..ArtifactQuery::default()
             })
-            .await?;
-        Ok(rows.into_iter().find(|a| a.storage_key() == key.as_str()))
+            .await
+    }
+
+    /// The record whose bytes sit at a real key's path, if any.
+    async fn real_key_occupant(&self, store: &Store, key: &Key) -> Result<Option<Artifact>> {
+        Ok(self.rows_with_key(store, key).await?.into_iter().find(|a| a.storage_key() == key.as_str()))
     }
 
     /// Move a freshly saved real-key artifact's bytes from the managed area to its key. The
@@ -644,6 +669,7 @@ impl Trove {
         let rel_key = Key::parse(rel_str).map_err(|e| {
             Error::new(ErrorKind::InvalidKey, format!("cannot register {rel_str} in place: {}", e.message()))
         })?;
+        crate::source::check_in_place(store.store.as_ref(), rel_key.as_str())?;
         let (key, placement) = match key {
             None => (rel_key.clone(), Placement::RealKey),
             Some(k) if k == rel_key => (k, Placement::RealKey),

@@ -201,7 +201,7 @@ impl Trove {
         };
         let location = self.catalog().add_storage(&new).await?;
         if marker.is_none() {
-            let m = StorageMarker { storage_uid: uid, instance_uid, catalog: Some(wiring::redact(self.location())) };
+            let m = StorageMarker { storage_uid: uid, instance_uid, catalog: Some(self.location().to_owned()) };
             let body = Bytes::from(serde_json::to_vec_pretty(&m).expect("marker serialises"));
             store.put(&marker_key(), body).await?;
         }

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use trove_domain::ids::random_base62;
 use trove_domain::key::MANAGED_DIR;
 use trove_domain::ports::{Catalog, Clock, ObjectStore};
+use trove_domain::secret::redact_url;
 use trove_domain::{Error, ErrorKind, InstanceInit, NewStorage, Result};
 
 use crate::{EMBEDDED_DB, InitOptions, STORAGE_MARKER, StorageMarker, normalize_root};
@@ -42,9 +43,10 @@ pub(crate) fn region_of(root: &str) -> Option<String> {
 
 /// Non-secret settings recorded with a new cloud location, so it reopens against the same
 /// server: the S3 endpoint (`AWS_ENDPOINT_URL`) or GCS emulator host (`STORAGE_EMULATOR_HOST`).
-/// Never credentials: those always come from the environment.
+/// Never credentials: those always come from the environment, so an endpoint that carries
+/// some (`http://user:pw@host`) is not recorded.
 pub(crate) fn location_settings(root: &str) -> serde_json::Value {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty() && redact_url(v) == *v);
     let mut m = serde_json::Map::new();
     if root.starts_with("s3://")
         && let Some(e) = var("AWS_ENDPOINT_URL")
@@ -111,7 +113,13 @@ pub(crate) fn catalog_url_for(location: &str) -> Result<String> {
     if is_url(location) {
         return Ok(location.to_owned());
     }
-    let root = normalize_root(Path::new(location))?;
+    if location.contains("://") && !location.starts_with("file://") {
+        return Err(Error::invalid_input(format!(
+            "unsupported instance URL '{}': give a root folder, sqlite://PATH or postgresql://USER@HOST/DB",
+            redact_url(location)
+        )));
+    }
+    let root = normalize_root(Path::new(location.strip_prefix("file://").unwrap_or(location)))?;
     let db = embedded_db_path(&root);
     if !db.is_file() {
         return Err(Error::new(
@@ -151,6 +159,8 @@ pub(crate) async fn init(
         let root = opts.storage.trim_end_matches('/').to_owned();
         return init_resolved(opts, root, None, store?, injected_catalog, clock).await;
     }
+    // What this init creates: its managed folder, and the outermost folder that was missing.
+    let mut created: Option<(PathBuf, PathBuf)> = None;
     let (root, local_root) = if is_cloud(&opts.storage) {
         (opts.storage.trim_end_matches('/').to_owned(), None)
     } else {
@@ -161,12 +171,41 @@ pub(crate) async fn init(
                 p.display()
             )));
         }
+        created = outermost_missing(&p.join(MANAGED_DIR)).map(|outer| (p.join(MANAGED_DIR), outer));
         std::fs::create_dir_all(p.join(MANAGED_DIR))
             .map_err(|e| Error::io(format!("cannot create {}", p.display()), e))?;
         (p.to_string_lossy().into_owned(), Some(p))
     };
-    let store = open_store(&root).await?;
-    init_resolved(opts, root, local_root, store, injected_catalog, clock).await
+    let result = match open_store(&root).await {
+        Ok(store) => init_resolved(opts, root, local_root, store, injected_catalog, clock).await,
+        Err(e) => Err(e),
+    };
+    // A failed init (a catalog that cannot be reached, a refused password...) leaves no trace:
+    // the folders it created go, innermost first, while empty. Never recursively: a concurrent
+    // init of the same new folder may have put its instance there, which must stay.
+    if result.is_err()
+        && let Some((managed, outermost)) = created
+    {
+        for dir in managed.ancestors().take_while(|d| d.starts_with(&outermost)) {
+            if std::fs::remove_dir(dir).is_err() {
+                break;
+            }
+        }
+    }
+    result
+}
+
+/// The outermost folder on the way to `path` that does not exist yet: what creating `path`
+/// adds, and what a failed init removes if still empty.
+fn outermost_missing(path: &Path) -> Option<PathBuf> {
+    let mut missing = None;
+    for dir in path.ancestors() {
+        if dir.symlink_metadata().is_ok() {
+            break;
+        }
+        missing = Some(dir.to_path_buf());
+    }
+    missing
 }
 
 async fn init_resolved(
@@ -212,15 +251,16 @@ async fn init_resolved(
                 ),
             ));
         }
+        let shown = redact_url(&location);
+        // A redacted URL is no command to copy: name the flag instead.
+        let open_it =
+            if shown == location { format!("`--instance {location}`") } else { "`--instance` and this URL".to_owned() };
         return Err(Error::new(
             ErrorKind::Instance,
             format!(
-                "the catalog at {} already holds instance '{}' ({}), which does not use {root}: open it with \
-                 `--instance {}`, or register the root with `trove storage add`",
-                redact(&db_url),
-                instance.name,
-                instance.uid,
-                location
+                "the catalog at {shown} already holds instance '{}' ({}), which does not use {root}: open it with \
+                 {open_it}, or register the root with `trove storage add`",
+                instance.name, instance.uid,
             ),
         ));
     }
@@ -255,21 +295,7 @@ async fn init_resolved(
         created_at: now,
     };
     catalog.init_instance(&init).await?;
-    let marker = StorageMarker { storage_uid, instance_uid, catalog: Some(redact(&db_url)) };
+    let marker = StorageMarker { storage_uid, instance_uid, catalog: Some(redact_url(&db_url)) };
     store.put(&marker_key, Bytes::from(serde_json::to_vec_pretty(&marker).expect("marker serialises"))).await?;
     Ok(Initialized { catalog, store, location, user: opts.user })
-}
-
-/// A catalog URL without its password, for messages and markers.
-pub(crate) fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.find(':') {
-                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
 }

@@ -379,3 +379,95 @@ async fn storage_locations() {
     let bad = t.add_storage(dir.path().join("one/.trove/inner").to_str().unwrap()).await.unwrap_err();
     assert_eq!(bad.kind(), ErrorKind::InvalidInput);
 }
+
+/// Issue 9, defect 8: an object registered in place at `raw/x.csv` and the latest version of
+/// the virtual key `raw/x.csv` share one cache path. Freshness by size and modification time
+/// alone handed back one artifact's bytes for the other when both agreed (same size, uploaded
+/// in the same second); here they are made to agree on purpose. The cache must notice that the
+/// path holds another object and download, every time the artifact asked for changes.
+#[tokio::test]
+async fn a_shared_cache_path_never_returns_another_artifacts_bytes() {
+    const IN_PLACE: &[u8] = b"in place,1\n";
+    const VIRTUAL: &[u8] = b"virtual!,2\n";
+    assert_eq!(IN_PLACE.len(), VIRTUAL.len(), "same size, so size cannot tell them apart");
+    for c in clouds().await {
+        let (t, name) = (&c.trove, c.name);
+        c.store().put("raw/x.csv", Bytes::from_static(IN_PLACE)).await.unwrap();
+        let in_place = t.register("raw/x.csv", SaveOptions::key("elsewhere/x.csv")).await.unwrap().into_artifact();
+        assert_eq!(in_place.storage_key(), "raw/x.csv", "{name}");
+        let src = c.file("x.csv", std::str::from_utf8(VIRTUAL).unwrap());
+        let virt = t.save(src.as_path(), SaveOptions::key("raw/x.csv")).await.unwrap().into_artifact();
+        assert!(virt.storage_key().starts_with(".trove/"), "{name}: a virtual key");
+
+        let mut times = Vec::new();
+        for a in [&in_place, &virt] {
+            let meta = c.store().stat(&a.storage_key()).await.unwrap().unwrap();
+            times.push(SystemTime::from(meta.last_modified.unwrap()));
+        }
+        let (in_place_time, virt_time) = (times[0], times[1]);
+        let set_mtime = |p: &Path, t: SystemTime| {
+            std::fs::File::options().write(true).open(p).unwrap().set_modified(t).unwrap();
+        };
+        for round in 0..2 {
+            for (a, bytes, time) in [(&virt, VIRTUAL, virt_time), (&in_place, IN_PLACE, in_place_time)] {
+                let p = t.cache(a).await.unwrap();
+                assert_eq!(p, c.cached("raw/x.csv"), "{name}: both artifacts map to one cache path");
+                let got = std::fs::read(&p).unwrap();
+                assert_eq!(got, bytes, "{name} round {round}: cache() of {} returned another artifact's bytes", a.uid);
+                assert_eq!(hash_bytes(&got).hash, a.hash, "{name}: the bytes hash to the record");
+                // The other artifact's remote time on this copy: size and time now match it.
+                let other = if time == virt_time { in_place_time } else { virt_time };
+                set_mtime(&p, other);
+            }
+        }
+    }
+}
+
+/// Changes a file (same size, other bytes) the moment a save commits: after the bytes went to
+/// storage, before the source seeds the cache.
+struct ChangeSourceAfterCommit(std::sync::Mutex<Option<PathBuf>>);
+
+impl trove::plugin::LifecycleObserver for ChangeSourceAfterCommit {
+    fn on_transition(&self, _event: &trove::plugin::LifecycleEvent) {
+        if let Some(p) = self.0.lock().unwrap().take() {
+            let len = std::fs::metadata(&p).unwrap().len() as usize;
+            std::fs::write(&p, "X".repeat(len)).unwrap();
+        }
+    }
+}
+
+/// Seeding the cache from the source after a save copies the source again: if it changed since
+/// its bytes were stored, the cache must not take the new bytes (a later `cache()` would hand
+/// back content the artifact never had).
+#[tokio::test]
+async fn a_source_changed_after_its_save_does_not_seed_the_cache() {
+    let b = backends().await;
+    let (Some(db), Some(bucket)) = (b.postgres_db().await, b.s3_bucket().await) else {
+        eprintln!("skipped: provider {} gives no PostgreSQL/S3", b.provider());
+        return;
+    };
+    let mut cfg = S3Config::new(&bucket.bucket, "seed");
+    cfg.endpoint = Some(bucket.endpoint.clone());
+    cfg.region = bucket.region.clone();
+    cfg.access_key_id = Some(bucket.access_key_id.clone());
+    cfg.secret_access_key = Some(bucket.secret_access_key.clone());
+    let store: Arc<dyn ObjectStore> = Arc::new(OpendalStore::s3(cfg).unwrap());
+    let (cache, inputs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let observer = Arc::new(ChangeSourceAfterCommit(std::sync::Mutex::new(None)));
+    let trove = Trove::builder()
+        .catalog(trove::connect_catalog(&db.url).await.unwrap())
+        .store(store.clone())
+        .observer(observer.clone())
+        .cache_dir(cache.path())
+        .init(InitOptions { db: Some(db.url.clone()), ..InitOptions::local(store.root()) })
+        .await
+        .unwrap();
+    let src = inputs.path().join("iris.csv");
+    std::fs::write(&src, IRIS).unwrap();
+    *observer.0.lock().unwrap() = Some(src.clone());
+    let a = trove.save(src.as_path(), SaveOptions::key("iris.csv")).await.unwrap().into_artifact();
+    assert_ne!(std::fs::read(&src).unwrap(), IRIS.as_bytes(), "the observer changed the source");
+    let cached = trove.cache(&a).await.unwrap();
+    assert_eq!(std::fs::read(&cached).unwrap(), IRIS.as_bytes(), "the cache holds the saved bytes");
+    assert_eq!(hash_bytes(&std::fs::read(&cached).unwrap()).hash, a.hash);
+}

@@ -77,7 +77,11 @@ pub trait ObjectReader: Send {
 /// * `delete` of a missing object succeeds and returns `false`;
 /// * `rename` is atomic where [`Capabilities::native_rename`] is set, and otherwise returns
 ///   [`crate::ErrorKind::Unsupported`]: callers copy then delete, and each step is safe to repeat;
-/// * `list` is recursive and returns keys relative to the root, sorted.
+/// * `list` is recursive and returns keys relative to the root, sorted;
+/// * one key names exactly one object: a key that a path normaliser would change (a segment
+///   that is empty, `.` or `..`, or begins or ends with whitespace; a backslash or control
+///   character; see [`crate::key::object_segment_problem`]) is refused with
+///   [`crate::ErrorKind::InvalidKey`] by every call, never silently rewritten.
 #[async_trait]
 pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// What the backend supports.

@@ -138,13 +138,14 @@ async fn on_postgres(
     name: &'static str,
     db: PgDatabase,
     store: Arc<dyn ObjectStore>,
+    wrap: &dyn Fn(Arc<dyn ObjectStore>) -> Arc<dyn ObjectStore>,
     mut keep: Vec<Box<dyn std::any::Any + Send>>,
 ) -> Instance {
     let catalog = trove::connect_catalog(&db.url).await.unwrap();
     let cache = tempfile::tempdir().unwrap();
     let trove = Trove::builder()
         .catalog(catalog)
-        .store(store.clone())
+        .store(wrap(store.clone()))
         .user("tester")
         .cache_dir(cache.path())
         .init(InitOptions { db: Some(db.url.clone()), ..InitOptions::local(store.root()) })
@@ -157,17 +158,33 @@ async fn on_postgres(
 
 /// One fresh instance per backend pair.
 pub async fn instances(pairs: Pairs) -> Vec<Instance> {
+    instances_wrapped(pairs, &|s| s).await
+}
+
+/// One fresh instance per backend pair, whose Trove sees its store through `wrap` (a test
+/// layer); [`Instance::store`] stays the unwrapped store.
+pub async fn instances_wrapped(
+    pairs: Pairs,
+    wrap: &dyn Fn(Arc<dyn ObjectStore>) -> Arc<dyn ObjectStore>,
+) -> Vec<Instance> {
     let b = backends().await;
     let mut out = Vec::new();
     let dir = b.local_dir();
     let root = dir.path().join("data");
-    let trove = Trove::builder().user("tester").init(InitOptions::local(&root)).await.unwrap();
+    Trove::builder().user("tester").init(InitOptions::local(&root)).await.unwrap();
     let store: Arc<dyn ObjectStore> = trove::open_store(root.to_str().unwrap()).await.unwrap();
+    let trove = Trove::builder()
+        .store(wrap(store.clone()))
+        .user("tester")
+        .location(root.to_str().unwrap())
+        .open()
+        .await
+        .unwrap();
     out.push(Instance { name: "sqlite+fs", trove, store, _keep: vec![Box::new(dir)] });
     match (b.postgres_db().await, b.s3_bucket().await) {
         (Some(db), Some(bucket)) => {
             let store = s3_store(&bucket);
-            out.push(on_postgres("postgresql+s3", db, store, vec![Box::new(bucket)]).await);
+            out.push(on_postgres("postgresql+s3", db, store, wrap, vec![Box::new(bucket)]).await);
         }
         _ => eprintln!("skipped postgresql+s3: provider {} gives no PostgreSQL/S3", b.provider().as_str()),
     }
@@ -175,7 +192,7 @@ pub async fn instances(pairs: Pairs) -> Vec<Instance> {
         match (b.postgres_db().await, b.gcs_bucket().await) {
             (Some(db), Some(bucket)) => {
                 let store = gcs_store(&bucket);
-                out.push(on_postgres("postgresql+gcs", db, store, vec![Box::new(bucket)]).await);
+                out.push(on_postgres("postgresql+gcs", db, store, wrap, vec![Box::new(bucket)]).await);
             }
             _ => eprintln!("skipped postgresql+gcs: provider {} gives no PostgreSQL/GCS", b.provider().as_str()),
         }
