@@ -531,6 +531,14 @@ fn step(
     {
         return Ok((Expect::Failed(e.kind()), vec!["typed conflict, nothing changed"]));
     }
+    // A replace that saw the record before another replace of the round renamed it finds its
+    // target taken by that replace's bytes: refused, nothing changed.
+    if let (Some(e), Op::Replace { slot, .. }) = (got.error(), op)
+        && e.kind() == ErrorKind::PathOccupied
+        && round_ops.iter().filter(|o| matches!(o, Op::Replace { slot: s, .. } if s == slot)).count() > 1
+    {
+        return Ok((Expect::Failed(e.kind()), vec!["replace refused: a replace of the round took its target"]));
+    }
     if let Some((e, why)) = purged_twice(m, ids, op, got, round_start, store).map_err(|e| format!("{strict}; {e}"))? {
         return Ok((e, vec![why]));
     }
