@@ -19,11 +19,14 @@ pub enum SaveOutcome {
         /// The existing record.
         artifact: Artifact,
     },
-    /// The key already existed: this is the family's next version, now `is_latest`.
+    /// The key already existed: this is a new version of its family, `is_latest` unless a
+    /// concurrent save committed a higher version first (each save owns its version number;
+    /// numbers a lost race gave back may be skipped).
     NewVersion {
         /// The new version.
         artifact: Artifact,
-        /// The version it follows.
+        /// The family's head when this save started (under concurrent saves, possibly not the
+        /// version just below this one).
         previous: Uid,
     },
     /// Identical content under the same key was in the trash: it came back.

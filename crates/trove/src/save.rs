@@ -321,7 +321,27 @@ impl Trove {
         }
         let artifact = outcome.artifact().clone();
         let mark = artifact.pending.clone();
-        let placed = match self.place_real_key(store, artifact.clone(), written).await {
+        // The key's previous occupant may be changing under a concurrent replace or purge (its
+        // row's preconditions then fail): a transient conflict, so the placement is retried
+        // from a fresh read of this record, which keeps its mark (and so the key) meanwhile.
+        let started = std::time::Instant::now();
+        let mut attempt = 0;
+        let mut current = artifact.clone();
+        let placed = loop {
+            match self.place_real_key(store, current.clone(), written).await {
+                Ok(a) => break Ok(a),
+                Err(e) if (e.is_retryable() || e.kind() == ErrorKind::NotFound) && started.elapsed() < RETRY_BUDGET => {
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
+                    match self.catalog().artifact(&artifact.uid).await {
+                        Ok(Some(fresh)) if fresh.pending == mark => current = fresh,
+                        _ => break Err(e),
+                    }
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        let placed = match placed {
             Ok(a) => a,
             Err(e) => {
                 let _ = self
