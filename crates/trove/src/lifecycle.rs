@@ -61,7 +61,14 @@ impl Trove {
     pub async fn artifacts_by_uid(&self, uids: &[Uid]) -> Result<Vec<Artifact>> {
         let rows = self
             .catalog()
-            .artifacts(&ArtifactQuery { branch: BranchSelection::All, uids: Some(uids.to_vec()), ..Default::default() })
+            // Records another operation has marked are found too (the catalog then refuses to
+            // change them with a typed Conflict, not a misleading "no such artifact").
+            .artifacts(&ArtifactQuery {
+                branch: BranchSelection::All,
+                uids: Some(uids.to_vec()),
+                include_pending: true,
+                ..Default::default()
+            })
             .await?;
         let mut out = Vec::with_capacity(uids.len());
         let mut missing = Vec::new();

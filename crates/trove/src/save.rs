@@ -482,6 +482,7 @@ impl Trove {
         // there, or the one whose placement is moving its bytes there right now (the previous
         // occupant may already point at its managed copy).
         let rows = self.rows_with_key(store, key).await?;
+        let key_family = self.catalog().family_head_by_key(store.location.id, key).await?.map(|h| h.stem());
         let owner = rows.iter().find(|a| a.storage_key() == key.as_str()).or_else(|| {
             rows.iter().find(|a| {
                 matches!(&a.pending, Some(Pending::PlacingRealKey { target, .. })
@@ -491,13 +492,12 @@ impl Trove {
         match owner {
             Some(o) if o.stem() == uid.stem() => Ok(()),
             // The key's family, created by a concurrent writer after this save chose a new
-            // family: a lost race, retried as that family's next version.
-            Some(o) if rows.iter().any(|a| a.is_latest && a.branch != BranchId::TRASH && a.stem() == o.stem()) => {
-                Err(Error::new(
-                    ErrorKind::StaleRevises,
-                    format!("key '{key}' now belongs to family {}: save again to add a version to it", o.stem()),
-                ))
-            }
+            // family: a lost race, retried as that family's next version. (Another live family
+            // holding the path while the key's head is elsewhere is no race: the path is taken.)
+            Some(o) if key_family.as_ref() == Some(&o.stem()) => Err(Error::new(
+                ErrorKind::StaleRevises,
+                format!("key '{key}' now belongs to family {}: save again to add a version to it", o.stem()),
+            )),
             Some(o) => Err(Error::new(
                 ErrorKind::PathOccupied,
                 format!(

@@ -558,3 +558,20 @@ async fn the_byte_check_sees_crossed_changed_and_missing_bytes() {
         f.check().await;
     }
 }
+
+/// Two live families under one key (a trashed real-key family restored after a new family took
+/// the key): a real-key save is refused at once because the path belongs to the other family
+/// (it used to retry for a minute, taking this for a lost race).
+#[tokio::test]
+async fn a_real_key_held_by_another_live_family_is_refused() {
+    let f = fixture().await;
+    let old = f.trove.save(f.file("b.txt", "one").as_path(), SaveOptions::key("b.txt").real_key()).await.unwrap();
+    let old = old.into_artifact();
+    f.trove.trash(std::slice::from_ref(&old.uid)).await.unwrap();
+    let new = f.trove.save(f.file("b.txt", "two").as_path(), SaveOptions::key("b.txt")).await.unwrap().into_artifact();
+    assert_ne!(new.stem(), old.stem(), "a new family took the key");
+    f.trove.restore(std::slice::from_ref(&old.uid)).await.unwrap();
+    let err = f.trove.save(f.file("b.txt", "three").as_path(), SaveOptions::key("b.txt").real_key()).await.unwrap_err();
+    assert_eq!(err.kind(), trove::ErrorKind::PathOccupied, "{err}");
+    common::check_bytes(&f.trove, &f.store).await;
+}
