@@ -18,8 +18,10 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use sea_orm::{DatabaseConnection, DbBackend};
-use trove_domain::Uid;
 use trove_domain::ports::Clock;
+use trove_domain::{Result, Uid};
+
+use crate::error::DbResultExt;
 
 mod artifacts;
 mod codec;
@@ -62,8 +64,7 @@ impl SeaCatalog {
     }
 
     /// Close the connection pool.
-    pub async fn close(self) -> trove_domain::Result<()> {
-        use crate::error::DbResultExt;
+    pub async fn close(self) -> Result<()> {
         self.db.close().await.ctx("close the catalog")
     }
 

@@ -76,7 +76,7 @@ pub(super) fn stems_of<'a>(uids: impl IntoIterator<Item = &'a Uid>) -> BTreeSet<
 
 /// `Catalog::apply_transition`.
 pub(super) async fn apply_transition(cat: &SeaCatalog, uids: &[Uid], op: Operation) -> Result<Vec<TransitionResult>> {
-    let moved = cat.transition::<Artifacts>(uids, op).await?;
+    let moved = cat.apply_branch_op::<Artifacts>(uids, op).await?;
     Ok(moved.into_iter().map(|(artifact, transition)| TransitionResult { artifact, transition }).collect())
 }
 

@@ -100,7 +100,7 @@ pub(super) async fn apply_collection_transition(
     uids: &[Uid],
     op: Operation,
 ) -> Result<Vec<CollectionTransitionResult>> {
-    let moved = cat.transition::<Collections>(uids, op).await?;
+    let moved = cat.apply_branch_op::<Collections>(uids, op).await?;
     Ok(moved
         .into_iter()
         .map(|(collection, transition)| CollectionTransitionResult { collection, transition })

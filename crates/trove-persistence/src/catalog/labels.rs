@@ -73,11 +73,14 @@ impl SoftDeletable for Labels {
     }
 }
 
-/// A link table: label id and target id columns.
+/// A link table (its label and target id columns) and the table of the records it links.
 struct Links {
     table: DynIden,
     label: DynIden,
     target: DynIden,
+    records: DynIden,
+    record_id: DynIden,
+    record_uid: DynIden,
 }
 
 fn artifact_links() -> Links {
@@ -85,6 +88,9 @@ fn artifact_links() -> Links {
         table: artifact_label::Entity.into_iden(),
         label: artifact_label::Column::LabelId.into_iden(),
         target: artifact_label::Column::ArtifactId.into_iden(),
+        records: artifact::Entity.into_iden(),
+        record_id: artifact::Column::Id.into_iden(),
+        record_uid: artifact::Column::Uid.into_iden(),
     }
 }
 
@@ -93,6 +99,9 @@ fn collection_links() -> Links {
         table: collection_label::Entity.into_iden(),
         label: collection_label::Column::LabelId.into_iden(),
         target: collection_label::Column::CollectionId.into_iden(),
+        records: collection::Entity.into_iden(),
+        record_id: collection::Column::Id.into_iden(),
+        record_uid: collection::Column::Uid.into_iden(),
     }
 }
 
@@ -232,30 +241,19 @@ pub(super) async fn labels(cat: &SeaCatalog, q: &LabelQuery) -> Result<Vec<Label
     if let Some(names) = &q.names {
         cond = cond.add(label::Column::Name.is_in(names.iter().cloned()));
     }
-    // The labels of one record: their ids in its link table.
-    let attached = match &q.attached_to {
-        Some(Labeled::Artifact(uid)) => Some((
-            artifact_links(),
-            artifact::Entity.into_iden(),
-            artifact::Column::Id.into_iden(),
-            artifact::Column::Uid.into_iden(),
-            uid,
-        )),
-        Some(Labeled::Collection(uid)) => Some((
-            collection_links(),
-            collection::Entity.into_iden(),
-            collection::Column::Id.into_iden(),
-            collection::Column::Uid.into_iden(),
-            uid,
-        )),
-        None => None,
-    };
-    if let Some((links, table, id, uid_col, uid)) = attached {
+    if let Some(target) = &q.attached_to {
+        let (links, uid) = match target {
+            Labeled::Artifact(uid) => (artifact_links(), uid),
+            Labeled::Collection(uid) => (collection_links(), uid),
+        };
         let sub = Query::select()
             .column((links.table.clone(), links.label))
             .from(links.table.clone())
-            .inner_join(table.clone(), Expr::col((table.clone(), id)).equals((links.table, links.target)))
-            .and_where(Expr::col((table, uid_col)).eq(uid.as_str()))
+            .inner_join(
+                links.records.clone(),
+                Expr::col((links.records.clone(), links.record_id)).equals((links.table, links.target)),
+            )
+            .and_where(Expr::col((links.records, links.record_uid)).eq(uid.as_str()))
             .to_owned();
         cond = cond.add(Expr::col((label::Entity, label::Column::Id)).in_subquery(sub));
     }
@@ -324,7 +322,7 @@ pub(super) async fn apply_label_transition(
     names: &[String],
     op: Operation,
 ) -> Result<Vec<LabelTransitionResult>> {
-    let moved = cat.transition::<Labels>(names, op).await?;
+    let moved = cat.apply_branch_op::<Labels>(names, op).await?;
     Ok(moved.into_iter().map(|(label, transition)| LabelTransitionResult { label, transition }).collect())
 }
 

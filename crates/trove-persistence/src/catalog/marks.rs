@@ -14,11 +14,10 @@ use sea_orm::{
 };
 use trove_domain::{Artifact, ArtifactUpdate, ContentUpdate, Error, Pending, Result, StoragePolicy, Uid};
 
-use super::artifacts::{ARTIFACTS, stems_of};
+use super::artifacts::{ARTIFACTS, Artifacts, stems_of};
 use super::codec::{decode_pending, encode_pending, encode_placement, pending_name, set_content};
 use super::collections::check_not_in_collections;
-use super::locks::LockScope;
-use super::moves::check_purgeable;
+use super::moves::{SoftDeletable, check_purgeable};
 use super::queries::{fetch_by_uids, fetch_one, missing};
 use super::{CHUNK, SeaCatalog, distinct, uid_list};
 use crate::entity::artifact::{self, PURGING};
@@ -33,7 +32,7 @@ pub(super) async fn begin_purge(cat: &SeaCatalog, uids: &[Uid], policy: StorageP
         return Ok(Vec::new());
     }
     let txn = cat.begin_write().await?;
-    cat.lock(&txn, uids.iter().map(|u| LockScope::ArtifactStem(u.stem()))).await?;
+    cat.lock(&txn, uids.iter().map(Artifacts::lock)).await?;
     let mut before = fetch_by_uids(&txn, &uids, true).await?;
     if let Some(uid) = uids.iter().find(|u| !before.contains_key(*u)) {
         return Err(missing(uid));
@@ -82,7 +81,7 @@ pub(super) async fn finish_purge(cat: &SeaCatalog, uids: &[Uid]) -> Result<u64> 
         return Ok(0);
     }
     let txn = cat.begin_write().await?;
-    cat.lock(&txn, uids.iter().map(|u| LockScope::ArtifactStem(u.stem()))).await?;
+    cat.lock(&txn, uids.iter().map(Artifacts::lock)).await?;
     let mut n = 0;
     for chunk in uids.chunks(CHUNK) {
         let stmt = Query::delete()
@@ -103,7 +102,7 @@ pub(super) async fn abort_purge(cat: &SeaCatalog, uids: &[Uid]) -> Result<()> {
         return Ok(());
     }
     let txn = cat.begin_write().await?;
-    cat.lock(&txn, uids.iter().map(|u| LockScope::ArtifactStem(u.stem()))).await?;
+    cat.lock(&txn, uids.iter().map(Artifacts::lock)).await?;
     let now = cat.clock.now();
     for chunk in uids.chunks(CHUNK) {
         let stmt = Query::update()
@@ -236,7 +235,7 @@ impl SeaCatalog {
     /// NotFound if there is none.
     async fn row_for_update(&self, uid: &Uid) -> Result<(DatabaseTransaction, artifact::Model)> {
         let txn = self.begin_write().await?;
-        self.lock(&txn, [LockScope::ArtifactStem(uid.stem())]).await?;
+        self.lock(&txn, [Artifacts::lock(uid)]).await?;
         let row = artifact::Entity::find()
             .filter(artifact::Column::Uid.eq(uid.as_str()))
             .one(&txn)

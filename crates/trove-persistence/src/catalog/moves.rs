@@ -183,7 +183,7 @@ impl SeaCatalog {
     /// Apply a branch operation to records of one kind, in one transaction: lock, validate
     /// every record, move set-based, recompute the touched families' heads. Returns each
     /// record after the operation with its transition, in input order, without repeats.
-    pub(super) async fn transition<T: SoftDeletable>(
+    pub(super) async fn apply_branch_op<T: SoftDeletable>(
         &self,
         keys: &[T::Key],
         op: Operation,

@@ -154,17 +154,17 @@ fn same_key_content(a: &Artifact, bytes: &str) -> ContentUpdate {
 }
 
 /// The content fields of a record, to compare before and after.
-fn content_of(a: &Artifact) -> (String, Option<Key>, Placement, u64, String, HashType, Option<u64>, Option<u64>) {
-    (
-        a.suffix.clone(),
-        a.key.clone(),
-        a.placement.clone(),
-        a.size,
-        a.hash.clone(),
-        a.hash_type.clone(),
-        a.n_files,
-        a.n_observations,
-    )
+fn content_of(a: &Artifact) -> ContentUpdate {
+    ContentUpdate {
+        suffix: a.suffix.clone(),
+        key: a.key.clone(),
+        placement: a.placement.clone(),
+        size: a.size,
+        hash: a.hash.clone(),
+        hash_type: a.hash_type.clone(),
+        n_files: a.n_files,
+        n_observations: a.n_observations,
+    }
 }
 
 /// `begin_replace` marks only an unmarked row still holding the expected content, and the
@@ -224,7 +224,7 @@ pub async fn replace_commits_the_marked_content(cat: Arc<dyn Catalog>) {
     assert_eq!(ctx.get(&a.uid).await, marked, "refused settlements change nothing");
 
     let done = ctx.cat.commit_replace(&a.uid, &marker).await.expect("commit_replace");
-    assert_eq!(content_of(&done), content_of_update(&content), "the record takes the marked content");
+    assert_eq!(content_of(&done), content, "the record takes the marked content");
     assert_eq!(done.pending, None, "the mark is cleared with the commit");
     assert_eq!(
         (&done.uid, done.branch, done.is_latest, done.version_tag.as_deref(), done.created_at),
@@ -236,21 +236,6 @@ pub async fn replace_commits_the_marked_content(cat: Arc<dyn Catalog>) {
     assert!(ctx.cat.pending_artifacts().await.expect("pending").is_empty());
     let head = ctx.cat.family_head_by_key(ctx.storage, &key("u/iris.data")).await.expect("head");
     assert_eq!(head.map(|h| h.uid), Some(a.uid.clone()), "the renamed key finds the family");
-}
-
-fn content_of_update(
-    c: &ContentUpdate,
-) -> (String, Option<Key>, Placement, u64, String, HashType, Option<u64>, Option<u64>) {
-    (
-        c.suffix.clone(),
-        c.key.clone(),
-        c.placement.clone(),
-        c.size,
-        c.hash.clone(),
-        c.hash_type.clone(),
-        c.n_files,
-        c.n_observations,
-    )
 }
 
 /// `abort_replace` clears only the mark it names and leaves the old content; afterwards the
