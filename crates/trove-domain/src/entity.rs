@@ -119,7 +119,11 @@ pub enum Pending {
         #[serde(default)]
         target: Option<String>,
     },
-    /// Content being replaced: the new bytes are staged at `staged_key`.
+    /// Content being replaced (`Catalog::begin_replace`): the new bytes are staged at
+    /// `staged_key`. Together with the row, which keeps describing and pointing at the old
+    /// content until `Catalog::commit_replace`, this is everything `fsck` needs: finish (the new
+    /// content is at `target_key`, or the complete staged copy can be moved there) or roll back
+    /// (the old content is intact at the row's storage key).
     Replacing {
         /// Where the new bytes are staged.
         staged_key: String,
@@ -295,15 +299,16 @@ pub struct NewArtifact {
     pub created_at: DateTime<Utc>,
 }
 
-/// A partial update of one artifact row (metadata, placement, pending marker, content).
+/// A partial update of one artifact row: metadata, placement, and the placement mark
+/// ([`Pending::PlacingRealKey`]). Content changes only through the replace units of work
+/// (`Catalog::begin_replace`, `commit_replace`), and purge marks only through `begin_purge`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArtifactUpdate {
     /// New placement.
     pub placement: Option<Placement>,
-    /// New pending marker (`Some(None)` clears it).
+    /// New placement mark (`Some(None)` clears it). Only [`Pending::PlacingRealKey`] is set or
+    /// cleared here.
     pub pending: Option<Option<Pending>>,
-    /// New content metadata (replace).
-    pub content: Option<ContentUpdate>,
     /// New description.
     pub description: Option<Option<String>>,
     /// New version tag.

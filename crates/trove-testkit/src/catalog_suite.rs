@@ -29,8 +29,9 @@ use trove_domain::ports::Catalog;
 mod byte_protocols;
 mod collections;
 pub use byte_protocols::{
-    conditional_updates, one_placement_per_key, purge_marks_record_policy_and_respect_other_marks,
-    reservations_are_exclusive,
+    abort_replace_keeps_the_old_content, conditional_updates, one_placement_per_key,
+    purge_marks_record_policy_and_respect_other_marks, replace_commits_the_marked_content, replace_marks_are_exclusive,
+    replaced_content_may_repeat_a_key, reservations_are_exclusive,
 };
 pub use collections::{
     collection_create_and_read_back, collection_lifecycle_leaves_members, collection_members_are_protected,
@@ -110,6 +111,10 @@ macro_rules! catalog_conformance {
             conditional_updates,
             one_placement_per_key,
             purge_marks_record_policy_and_respect_other_marks,
+            replace_commits_the_marked_content,
+            abort_replace_keeps_the_old_content,
+            replaced_content_may_repeat_a_key,
+            replace_marks_are_exclusive,
         );
     };
     (@each $make:path; $($check:ident),* $(,)?) => {
@@ -788,52 +793,16 @@ pub async fn update_artifact_changes_fields(cat: Arc<dyn Catalog>) {
     assert_eq!(b.placement, Placement::RealKey);
     assert_eq!((&b.key, &b.hash, b.size, b.is_latest, b.branch), (&a.key, &a.hash, a.size, true, BranchId::MAIN));
     assert_eq!((&b.created_by, b.created_at), (&a.created_by, a.created_at));
-
-    let new_content = hash_bytes(b"replaced content");
-    let content = ContentUpdate {
-        suffix: ".data".into(),
-        key: Some(key("u/iris.data")),
-        placement: Placement::InPlace { real_path: "raw/iris.data".into() },
-        size: new_content.size,
-        hash: new_content.hash.clone(),
-        hash_type: HashType::Md5Parts(2),
-        n_files: None,
-        n_observations: Some(7),
-    };
-    let replacing = Pending::Replacing {
-        staged_key: ".trove/staging/op1/iris.data".into(),
-        new: content.clone(),
-        target_key: "raw/iris.data".into(),
-    };
     let c = ctx
         .cat
-        .update_artifact(&a.uid, &ArtifactUpdate { pending: Some(Some(replacing.clone())), ..Default::default() })
+        .update_artifact(&a.uid, &ArtifactUpdate { description: Some(None), ..Default::default() })
         .await
-        .expect("mark replacing");
-    assert_eq!(c.pending, Some(replacing), "pending markers round-trip");
-    let d = ctx
-        .cat
-        .update_artifact(
-            &a.uid,
-            &ArtifactUpdate {
-                content: Some(content.clone()),
-                pending: Some(None),
-                description: Some(None),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("commit replace");
+        .expect("clear the description");
     assert_eq!(
-        (d.suffix.as_str(), d.key.clone(), d.placement.clone()),
-        (".data", content.key.clone(), content.placement.clone())
+        (c.description.clone(), c.version_tag.as_deref(), &c.placement),
+        (None, Some("gold"), &Placement::RealKey)
     );
-    assert_eq!(
-        (d.size, &d.hash, &d.hash_type, d.n_observations),
-        (content.size, &content.hash, &HashType::Md5Parts(2), Some(7))
-    );
-    assert_eq!((d.pending.clone(), d.description.clone(), d.version_tag.as_deref()), (None, None, Some("gold")));
-    assert_eq!(ctx.get(&a.uid).await, d, "update returns the stored record");
+    assert_eq!(ctx.get(&a.uid).await, c, "update returns the stored record");
     let err = ctx.cat.update_artifact(&Uid::new_family(), &upd).await.expect_err("missing");
     assert_eq!(err.kind(), ErrorKind::NotFound);
 }

@@ -4,11 +4,12 @@
 //!
 //! The protocol (design, section 3), crash-safe at every step:
 //! 1. the new bytes are written (and hashed) to `.trove/staging/<op id>/<uid><suffix>`;
-//! 2. the row is marked `Replacing { staged_key, new, target_key }`;
+//! 2. the row is marked `Replacing { staged_key, new, target_key }` (`Catalog::begin_replace`);
 //! 3. the staged bytes are moved into place: renamed over the target where the backend renames
 //!    atomically, else copied over it (folders: copied file by file, then files that are not
 //!    part of the new content removed);
-//! 4. the new metadata is committed and the mark cleared in one update;
+//! 4. the new metadata is committed and the mark cleared in one unit of work
+//!    (`Catalog::commit_replace`; a roll-back is `Catalog::abort_replace`);
 //! 5. the old object (suffix change) and the staging copy are deleted.
 //!
 //! A failure before step 4 is settled at once, or later by `fsck --repair`, by looking at the
@@ -22,8 +23,7 @@ use serde::Serialize;
 use trove_domain::key::{MANAGED_DIR, storage_key};
 use trove_domain::ports::ObjectStore;
 use trove_domain::{
-    Artifact, ArtifactQuery, ArtifactUpdate, BranchSelection, ContentUpdate, Error, ErrorKind, Key, Pending, Placement,
-    Result, Uid,
+    Artifact, ArtifactQuery, BranchSelection, ContentUpdate, Error, ErrorKind, Key, Pending, Placement, Result, Uid,
 };
 
 use crate::local;
@@ -134,6 +134,7 @@ impl Settle {
 
 /// What the replace protocol needs from the marked row.
 struct Marked<'a> {
+    mark: &'a Pending,
     staged_key: &'a str,
     new: &'a ContentUpdate,
     target_key: &'a str,
@@ -141,7 +142,9 @@ struct Marked<'a> {
 
 fn marked(a: &Artifact) -> Option<Marked<'_>> {
     match &a.pending {
-        Some(Pending::Replacing { staged_key, new, target_key }) => Some(Marked { staged_key, new, target_key }),
+        Some(mark @ Pending::Replacing { staged_key, new, target_key }) => {
+            Some(Marked { mark, staged_key, new, target_key })
+        }
         _ => None,
     }
 }
@@ -242,23 +245,10 @@ impl Trove {
         };
 
         // 2. Mark.
-        let pending =
-            Pending::Replacing { staged_key: staged_key.clone(), new: new.clone(), target_key: target_key.clone() };
-        let marked_row = match self
-            .catalog()
-            .update_artifact(
-                &a.uid,
-                &ArtifactUpdate {
-                    pending: Some(Some(pending)),
-                    // Only an unmarked row whose content is still what this replace read: a
-                    // concurrent replace or purge makes this one fail cleanly instead.
-                    if_pending: Some(None),
-                    if_hash: Some(a.hash.clone()),
-                    ..Default::default()
-                },
-            )
-            .await
-        {
+        let pending = Pending::Replacing { staged_key: staged_key.clone(), new, target_key: target_key.clone() };
+        // Only an unmarked row whose content is still what this replace read: a concurrent
+        // replace or purge makes this one fail cleanly instead.
+        let marked_row = match self.catalog().begin_replace(&a.uid, &a.hash, &pending).await {
             Ok(r) => r,
             Err(e) => {
                 // If the mark did land after all, fsck rolls it back: the old bytes are untouched.
@@ -297,29 +287,17 @@ impl Trove {
         }
 
         // 4. Commit.
-        let updated = self
-            .catalog()
-            .update_artifact(
-                &a.uid,
-                &ArtifactUpdate {
-                    content: Some(new),
-                    pending: Some(None),
-                    if_pending: marked_row.pending.clone().map(Some),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| {
-                Error::new(
-                    e.kind(),
-                    format!(
-                        "the new content of {} is in place but the record could not be updated: {e}. Run `trove fsck \
+        let updated = self.catalog().commit_replace(&a.uid, &pending).await.map_err(|e| {
+            Error::new(
+                e.kind(),
+                format!(
+                    "the new content of {} is in place but the record could not be updated: {e}. Run `trove fsck \
                          --repair` to finish",
-                        a.label()
-                    ),
-                )
-                .with_source(e)
-            })?;
+                    a.label()
+                ),
+            )
+            .with_source(e)
+        })?;
 
         // 5. Clean up.
         let left_behind = self.cleanup_replace(store, &a, &staged_key, &old_key, &target_key).await;
@@ -456,17 +434,7 @@ impl Trove {
                 ),
             )),
             Settle::RollBack => {
-                let updated = self
-                    .catalog()
-                    .update_artifact(
-                        &a.uid,
-                        &ArtifactUpdate {
-                            pending: Some(None),
-                            if_pending: Some(a.pending.clone()),
-                            ..Default::default()
-                        },
-                    )
-                    .await?;
+                let updated = self.catalog().abort_replace(&a.uid, m.mark).await?;
                 if m.target_key != old_key {
                     remove_quietly(store.store.as_ref(), m.target_key, folder).await;
                 }
@@ -477,18 +445,7 @@ impl Trove {
                 if decision == Settle::Redo {
                     move_staged(store.store.as_ref(), m.staged_key, m.target_key, folder).await?;
                 }
-                let updated = self
-                    .catalog()
-                    .update_artifact(
-                        &a.uid,
-                        &ArtifactUpdate {
-                            content: Some(m.new.clone()),
-                            pending: Some(None),
-                            if_pending: Some(a.pending.clone()),
-                            ..Default::default()
-                        },
-                    )
-                    .await?;
+                let updated = self.catalog().commit_replace(&a.uid, m.mark).await?;
                 let _ = self.cleanup_replace(store, a, m.staged_key, &old_key, m.target_key).await;
                 Ok(updated)
             }

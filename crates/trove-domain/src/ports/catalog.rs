@@ -19,7 +19,10 @@ use crate::lifecycle::Operation;
 /// * records marked [`crate::Pending::Purging`] are invisible to every query;
 /// * version indexes are unique per family (a unique constraint, not luck);
 /// * transitions are validated with [`crate::lifecycle::transition`] for every record, and a
-///   batch with any invalid record changes nothing.
+///   batch with any invalid record changes nothing;
+/// * the marks of the byte protocols are compare-and-set: a unit of work marks only an unmarked
+///   record and settles only the mark it is given, else [`crate::ErrorKind::Conflict`]; a
+///   record's content changes only through [`Catalog::commit_replace`].
 #[async_trait]
 pub trait Catalog: Send + Sync + std::fmt::Debug {
     /// `"sqlite"`, `"postgresql"`, ...
@@ -127,9 +130,33 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     /// Clear the purging mark (the bytes were not touched), recomputing heads.
     async fn abort_purge(&self, uids: &[Uid]) -> Result<()>;
 
-    /// Update one record. Errors with NotFound if it is missing, and with
-    /// [`crate::ErrorKind::Conflict`] (changing nothing) if a precondition of the update
-    /// (`if_pending`, `if_hash`) does not hold.
+    /// First half of a replace (design, section 3): mark the record with `staged`, a
+    /// [`crate::Pending::Replacing`] naming the staged bytes, the new content and where it goes.
+    /// Only an unmarked record whose content hash is still `expected_hash` is marked; otherwise
+    /// [`crate::ErrorKind::Conflict`] (a concurrent replace, purge or placement got there first)
+    /// and nothing changes. The record keeps describing its old content until
+    /// [`Catalog::commit_replace`]. A missing uid is [`crate::ErrorKind::NotFound`]; a `staged`
+    /// marker of another kind is [`crate::ErrorKind::InvalidInput`]. Returns the marked record.
+    async fn begin_replace(&self, uid: &Uid, expected_hash: &str, staged: &crate::Pending) -> Result<Artifact>;
+
+    /// Second half: the record takes the new content recorded in `marker` (suffix, key,
+    /// placement, size, hash, counts) and the mark clears, in one transaction, only if the record
+    /// still carries exactly `marker`; otherwise [`crate::ErrorKind::Conflict`] and nothing
+    /// changes. Replaced content is exempt from de-duplication (it is in place, spec 2 section
+    /// 6), so it may equal another record's content under the same key. Uid, version, branch and
+    /// heads do not change. Returns the record as committed.
+    async fn commit_replace(&self, uid: &Uid, marker: &crate::Pending) -> Result<Artifact>;
+
+    /// Roll a replace back: clear the mark, leaving the old content, only if the record still
+    /// carries exactly `marker`; otherwise [`crate::ErrorKind::Conflict`] and nothing changes.
+    async fn abort_replace(&self, uid: &Uid, marker: &crate::Pending) -> Result<Artifact>;
+
+    /// Update one record's metadata, placement or placement mark. Errors with NotFound if it is
+    /// missing, and with [`crate::ErrorKind::Conflict`] (changing nothing) if a precondition of
+    /// the update (`if_pending`, `if_hash`) does not hold. The marks of the byte protocols are
+    /// left to their units of work: setting a [`crate::Pending::Replacing`] or
+    /// [`crate::Pending::Purging`] mark is [`crate::ErrorKind::InvalidInput`], and clearing one
+    /// is [`crate::ErrorKind::Conflict`].
     async fn update_artifact(&self, uid: &Uid, update: &ArtifactUpdate) -> Result<Artifact>;
 
     /// Every record with a pending marker (for `fsck`), purging ones included.

@@ -1,25 +1,103 @@
-//! Connecting to PostgreSQL without handing the password to anything that may show it.
+//! Connecting, and beginning write transactions: the backend-specific setup of both.
 //!
-//! sea-orm keeps the URL string it is given and prints it in some errors and in its trace
-//! spans, and sqlx logs unknown query parameters with their values. So the password (in the
-//! userinfo or as `?password=`) is taken out of the URL here and set on sqlx's options
-//! directly. A URL without one lets sqlx do what libpq does: `PGPASSWORD`, else the first
-//! matching line of `PGPASSFILE`, else of `~/.pgpass` (either ignored unless mode 0600).
+//! PostgreSQL: the password never reaches anything that may show it. sea-orm keeps the URL
+//! string it is given and prints it in some errors and in its trace spans, and sqlx logs unknown
+//! query parameters with their values. So the password (in the userinfo or as `?password=`) is
+//! taken out of the URL here and set on sqlx's options directly. A URL without one lets sqlx do
+//! what libpq does: `PGPASSWORD`, else the first matching line of `PGPASSFILE`, else of
+//! `~/.pgpass` (either ignored unless mode 0600).
+//!
+//! SQLite: WAL, foreign keys, a busy timeout, and `BEGIN IMMEDIATE` for writers.
 
 use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
 
-use sea_orm::DbErr;
-use trove_domain::secret::{REDACTED, is_secret_param};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+use trove_domain::ports::SystemClock;
+use trove_domain::secret::{REDACTED, is_secret_param, redact_url};
 use trove_domain::{Error, ErrorKind, Result};
 
-use crate::error::{INVALID_PASSWORD, db, driver_code};
+use super::SeaCatalog;
+use crate::error::{DbResultExt, INVALID_PASSWORD, db, driver_code};
+use crate::migration::Migrator;
+
+/// How long a SQLite writer waits for another writer's lock before giving up (as Conflict).
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl SeaCatalog {
+    /// Connect to `sqlite://PATH?mode=rwc` (or `sqlite::memory:`) or `postgresql://...`, and
+    /// bring the schema up to date.
+    ///
+    /// A PostgreSQL password may be in the URL (`USER:PASSWORD@`, or `?password=`), in
+    /// `PGPASSWORD`, or in a pgpass file (`PGPASSFILE`, else `~/.pgpass`, mode 0600). It never
+    /// appears in an error: messages show the URL through
+    /// [`trove_domain::secret::redact_url`], and a refused password is
+    /// [`ErrorKind::Authentication`](trove_domain::ErrorKind::Authentication).
+    pub async fn connect(url: &str) -> Result<SeaCatalog> {
+        let shown = redact_url(url);
+        let mut password_in_url = false;
+        let mut opts;
+        if url.starts_with("sqlite:") {
+            opts = ConnectOptions::new(url.to_owned());
+            // Backend-specific connection setup (SQLite): WAL so readers never block the
+            // writer, foreign keys enforced, writers wait for each other instead of failing.
+            opts.map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .foreign_keys(true)
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                    .synchronous(SqliteSynchronous::Normal)
+            });
+            if url.contains(":memory:") || url.contains("mode=memory") {
+                // Every connection to an in-memory database is a different database.
+                opts.max_connections(1).min_connections(1);
+            }
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // The password bypasses sea-orm, which shows its URL in errors and trace spans.
+            let split = split_pg_url(url, &shown)?;
+            opts = ConnectOptions::new(split.bare);
+            if let Some(password) = split.password {
+                password_in_url = true;
+                opts.map_sqlx_postgres_opts(move |o| o.password(&password));
+            }
+        } else {
+            return Err(Error::invalid_input(format!(
+                "unsupported catalog URL '{shown}': use sqlite://PATH?mode=rwc or postgresql://USER@HOST/DB"
+            )));
+        }
+        opts.sqlx_logging(false);
+        let db = Database::connect(opts).await.map_err(|e| connect_error(&shown, password_in_url, e))?;
+        Migrator::up(&db, None).await.ctx("bring the catalog schema up to date")?;
+        let backend = db.get_database_backend();
+        Ok(SeaCatalog { db, backend, clock: Arc::new(SystemClock) })
+    }
+
+    /// Begin a unit of work that writes.
+    ///
+    /// Backend-specific (SQLite): `BEGIN IMMEDIATE` takes the write lock up front, so a
+    /// transaction that reads before it writes cannot fail with SQLITE_BUSY when upgrading;
+    /// a second writer (another process too) waits up to the busy timeout. PostgreSQL ignores
+    /// the mode; it serializes writers per family with advisory locks (see `locks.rs`).
+    pub(super) async fn begin_write(&self) -> Result<DatabaseTransaction> {
+        let mut options = TransactionOptions::default();
+        if self.backend == DbBackend::Sqlite {
+            options.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);
+        }
+        self.db.begin_with_options(options).await.ctx("begin a catalog transaction")
+    }
+}
 
 /// A PostgreSQL URL split into the part that may be shown and its password.
-pub(crate) struct PgUrl {
+struct PgUrl {
     /// The URL without any password.
-    pub(crate) bare: String,
+    bare: String,
     /// The password the URL carried, decoded as sqlx decodes it.
-    pub(crate) password: Option<String>,
+    password: Option<String>,
 }
 
 impl fmt::Debug for PgUrl {
@@ -34,7 +112,7 @@ impl fmt::Debug for PgUrl {
 /// Take the password out of `url` (`shown` is its redacted form, for messages). A secret query
 /// parameter other than `password` (e.g. `sslpassword`) is refused: sqlx would ignore it, and
 /// log its value doing so.
-pub(crate) fn split_pg_url(url: &str, shown: &str) -> Result<PgUrl> {
+fn split_pg_url(url: &str, shown: &str) -> Result<PgUrl> {
     let mut parsed = url::Url::parse(url).map_err(|e| {
         Error::invalid_input(format!(
             "the catalog URL '{shown}' is not a valid URL ({e}): use postgresql://USER@HOST:PORT/DATABASE, \
@@ -79,7 +157,7 @@ pub(crate) fn split_pg_url(url: &str, shown: &str) -> Result<PgUrl> {
 
 /// Map a failed connection to `shown` (the redacted URL). A refused password is an
 /// [`ErrorKind::Authentication`] error naming where passwords come from.
-pub(crate) fn connect_error(shown: &str, password_in_url: bool, err: DbErr) -> Error {
+fn connect_error(shown: &str, password_in_url: bool, err: DbErr) -> Error {
     if driver_code(&err).as_deref() != Some(INVALID_PASSWORD) {
         return db(format_args!("connect to the catalog at '{shown}'"), err);
     }

@@ -1,7 +1,9 @@
 //! Conformance checks for what the façade's byte protocols rely on (design, section 3): version
 //! reservations (a writer owns its uid, and so its object key, before its row commits),
-//! conditional updates of pending marks, one real-key placement per key, and purge marks that
-//! record their storage policy. Re-exported from [`crate::catalog_suite`].
+//! conditional updates of placement marks, one real-key placement per key, purge marks that
+//! record their storage policy, and the replace units of work (`begin_replace`,
+//! `commit_replace`, `abort_replace`) with their refusals. Re-exported from
+//! [`crate::catalog_suite`].
 
 use super::*;
 
@@ -125,4 +127,178 @@ pub async fn purge_marks_record_policy_and_respect_other_marks(cat: Arc<dyn Cata
     let pending = ctx.cat.pending_artifacts().await.expect("pending");
     let a_mark = pending.iter().find(|p| p.uid == a.uid).and_then(|p| p.pending.clone());
     assert_eq!(a_mark, Some(Pending::Purging { policy: StoragePolicy::Delete }), "a retry records its policy");
+}
+
+/// A replace marker for `a`: staged at an operation's key, with this new content.
+fn replacing(a: &Artifact, op: &str, new: ContentUpdate) -> Pending {
+    Pending::Replacing {
+        staged_key: format!(".trove/staging/{op}/{}{}", a.uid, new.suffix),
+        target_key: new.key.as_ref().map_or_else(|| format!(".trove/{}{}", a.uid, new.suffix), |k| k.to_string()),
+        new,
+    }
+}
+
+/// New content for `a` under its own key and suffix.
+fn same_key_content(a: &Artifact, bytes: &str) -> ContentUpdate {
+    let c = hash_bytes(bytes.as_bytes());
+    ContentUpdate {
+        suffix: a.suffix.clone(),
+        key: a.key.clone(),
+        placement: a.placement.clone(),
+        size: c.size,
+        hash: c.hash,
+        hash_type: c.hash_type,
+        n_files: a.n_files,
+        n_observations: a.n_observations,
+    }
+}
+
+/// The content fields of a record, to compare before and after.
+fn content_of(a: &Artifact) -> ContentUpdate {
+    ContentUpdate {
+        suffix: a.suffix.clone(),
+        key: a.key.clone(),
+        placement: a.placement.clone(),
+        size: a.size,
+        hash: a.hash.clone(),
+        hash_type: a.hash_type.clone(),
+        n_files: a.n_files,
+        n_observations: a.n_observations,
+    }
+}
+
+/// `begin_replace` marks only an unmarked row still holding the expected content, and the
+/// record keeps its old content while marked; `commit_replace` applies exactly the marked
+/// content (every field, a suffix change's new key included) and clears the mark, only for
+/// the marker the row carries. Every refusal changes nothing. A marked row refuses other
+/// protocols: a purge, and settling its mark through `update_artifact`.
+pub async fn replace_commits_the_marked_content(cat: Arc<dyn Catalog>) {
+    let ctx = setup(cat).await;
+    let mut new = ctx.family(Some("u/iris.csv"), "u");
+    new.version_tag = Some("gold".into());
+    let a = ctx.cat.create_artifact(&new).await.expect("create");
+    let c = hash_bytes(b"replaced content");
+    let content = ContentUpdate {
+        suffix: ".data".into(),
+        key: Some(key("u/iris.data")),
+        placement: Placement::InPlace { real_path: "raw/iris.data".into() },
+        size: c.size,
+        hash: c.hash.clone(),
+        hash_type: HashType::Md5Parts(2),
+        n_files: None,
+        n_observations: Some(7),
+    };
+    let marker = replacing(&a, "op1", content.clone());
+
+    let refused = |what: &'static str, kind: ErrorKind| {
+        move |r: trove_domain::Result<Artifact>| {
+            let err = r.expect_err(what);
+            assert_eq!(err.kind(), kind, "{what}: {err}");
+        }
+    };
+    refused("a stale hash", ErrorKind::Conflict)(ctx.cat.begin_replace(&a.uid, "not its hash", &marker).await);
+    let placing = Pending::PlacingRealKey { managed_key: "m".into(), target: None };
+    refused("not a replace marker", ErrorKind::InvalidInput)(ctx.cat.begin_replace(&a.uid, &a.hash, &placing).await);
+    refused("no such record", ErrorKind::NotFound)(ctx.cat.begin_replace(&Uid::new_family(), &a.hash, &marker).await);
+    assert_eq!(ctx.get(&a.uid).await, a, "refused marks change nothing");
+
+    let marked = ctx.cat.begin_replace(&a.uid, &a.hash, &marker).await.expect("begin_replace");
+    assert_eq!(marked.pending, Some(marker.clone()), "the mark records the staged key, new content and target");
+    assert_eq!(content_of(&marked), content_of(&a), "a marked record still describes its old content");
+    assert_eq!(ctx.get(&a.uid).await, marked, "begin_replace returns the stored record");
+    let pending: Vec<Uid> = ctx.cat.pending_artifacts().await.expect("pending").into_iter().map(|p| p.uid).collect();
+    assert_eq!(pending, vec![a.uid.clone()], "fsck sees the marked record");
+    assert_eq!(ctx.uids(&ArtifactQuery::new()).await, Vec::<Uid>::new(), "default listings hide it");
+
+    let other = replacing(&a, "op2", content.clone());
+    refused("already marked", ErrorKind::Conflict)(ctx.cat.begin_replace(&a.uid, &a.hash, &other).await);
+    refused("commit of another marker", ErrorKind::Conflict)(ctx.cat.commit_replace(&a.uid, &other).await);
+    refused("abort of another marker", ErrorKind::Conflict)(ctx.cat.abort_replace(&a.uid, &other).await);
+    refused("a commit needs a replace marker", ErrorKind::InvalidInput)(ctx.cat.commit_replace(&a.uid, &placing).await);
+    let clear = ArtifactUpdate { pending: Some(None), ..Default::default() };
+    refused("update_artifact clears no replace mark", ErrorKind::Conflict)(
+        ctx.cat.update_artifact(&a.uid, &clear).await,
+    );
+    let purge = ctx.cat.begin_purge(std::slice::from_ref(&a.uid), StoragePolicy::Delete).await;
+    assert_eq!(purge.expect_err("a marked record is not purged").kind(), ErrorKind::Conflict);
+    assert_eq!(ctx.get(&a.uid).await, marked, "refused settlements change nothing");
+
+    let done = ctx.cat.commit_replace(&a.uid, &marker).await.expect("commit_replace");
+    assert_eq!(content_of(&done), content, "the record takes the marked content");
+    assert_eq!(done.pending, None, "the mark is cleared with the commit");
+    assert_eq!(
+        (&done.uid, done.branch, done.is_latest, done.version_tag.as_deref(), done.created_at),
+        (&a.uid, BranchId::MAIN, true, Some("gold"), a.created_at),
+        "uid, version, branch, head and metadata stay"
+    );
+    assert_eq!(ctx.get(&a.uid).await, done, "commit_replace returns the stored record");
+    refused("a second commit", ErrorKind::Conflict)(ctx.cat.commit_replace(&a.uid, &marker).await);
+    assert!(ctx.cat.pending_artifacts().await.expect("pending").is_empty());
+    let head = ctx.cat.family_head_by_key(ctx.storage, &key("u/iris.data")).await.expect("head");
+    assert_eq!(head.map(|h| h.uid), Some(a.uid.clone()), "the renamed key finds the family");
+}
+
+/// `abort_replace` clears only the mark it names and leaves the old content; afterwards the
+/// record can be replaced again.
+pub async fn abort_replace_keeps_the_old_content(cat: Arc<dyn Catalog>) {
+    let ctx = setup(cat).await;
+    let a = ctx.create(Some("ab/r.csv"), "old").await;
+    let first = replacing(&a, "op1", same_key_content(&a, "new"));
+    ctx.cat.begin_replace(&a.uid, &a.hash, &first).await.expect("begin_replace");
+    let other = replacing(&a, "op2", same_key_content(&a, "new"));
+    let err = ctx.cat.abort_replace(&a.uid, &other).await.expect_err("not its mark");
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert_eq!(ctx.get(&a.uid).await.pending, Some(first.clone()), "the mark stays");
+    let back = ctx.cat.abort_replace(&a.uid, &first).await.expect("abort_replace");
+    assert_eq!(back.pending, None);
+    assert_eq!(content_of(&back), content_of(&a), "the old content stays");
+    assert_eq!(ctx.get(&a.uid).await, back, "abort_replace returns the stored record");
+    let err = ctx.cat.abort_replace(&a.uid, &first).await.expect_err("nothing left to abort");
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    let err = ctx.cat.abort_replace(&Uid::new_family(), &first).await.expect_err("no such record");
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+
+    ctx.cat.begin_replace(&a.uid, &a.hash, &other).await.expect("a new replace after the abort");
+    let done = ctx.cat.commit_replace(&a.uid, &other).await.expect("commit");
+    assert_eq!(done.hash, hash_bytes(b"new").hash);
+    let stale = replacing(&a, "op3", same_key_content(&a, "newer"));
+    let err = ctx.cat.begin_replace(&a.uid, &a.hash, &stale).await.expect_err("the content changed since");
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+}
+
+/// Replaced content is in place, not de-duplicated (spec 2, section 6): a version may be
+/// replaced with the content another version of its key holds. Heads do not move.
+pub async fn replaced_content_may_repeat_a_key(cat: Arc<dyn Catalog>) {
+    let ctx = setup(cat).await;
+    let v = ctx.versions("same.csv", 2).await;
+    let mut content = same_key_content(&v[0], "");
+    (content.size, content.hash, content.hash_type) = (v[1].size, v[1].hash.clone(), v[1].hash_type.clone());
+    let marker = replacing(&v[0], "op1", content);
+    ctx.cat.begin_replace(&v[0].uid, &v[0].hash, &marker).await.expect("begin_replace");
+    let done = ctx.cat.commit_replace(&v[0].uid, &marker).await.expect("commit the content v1 holds");
+    assert_eq!((done.hash.as_str(), done.is_latest), (v[1].hash.as_str(), false));
+    assert_eq!(ctx.get(&v[1].uid).await, v[1], "the other version is untouched");
+    assert_heads(ctx.dyn_cat(), &v[0].stem()).await;
+}
+
+/// Concurrent `begin_replace` calls on one record: exactly one marks it, the others are
+/// refused with `Conflict`.
+pub async fn replace_marks_are_exclusive(cat: Arc<dyn Catalog>) {
+    let ctx = setup(cat).await;
+    let a = ctx.create(Some("x.csv"), "x").await;
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let (cat, a) = (Arc::clone(&ctx.cat), a.clone());
+        let marker = replacing(&a, &format!("op{i}"), same_key_content(&a, &format!("new {i}")));
+        tasks.push(tokio::spawn(async move { (cat.begin_replace(&a.uid, &a.hash, &marker).await, marker) }));
+    }
+    let mut won = Vec::new();
+    for t in tasks {
+        match t.await.expect("task") {
+            (Ok(_), marker) => won.push(marker),
+            (Err(e), _) => assert_eq!(e.kind(), ErrorKind::Conflict, "{e}"),
+        }
+    }
+    assert_eq!(won.len(), 1, "exactly one replace marks the record");
+    assert_eq!(ctx.get(&a.uid).await.pending, won.pop(), "the winner's mark is the one recorded");
 }

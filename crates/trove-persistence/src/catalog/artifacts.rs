@@ -1,0 +1,178 @@
+//! Artifact units of work: creating records (versions, keys, heads) and branch transitions.
+//! The byte protocols' units of work (purge, replace, placement marks) are in `marks.rs`.
+
+use std::collections::{BTreeSet, HashMap};
+
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction};
+use trove_domain::lifecycle::RecordState;
+use trove_domain::{Artifact, Error, ErrorKind, NewArtifact, Operation, Result, TransitionResult, Uid};
+
+use super::SeaCatalog;
+use super::codec::{new_artifact_row, version_index};
+use super::locks::LockScope;
+use super::moves::{Family, SoftDeletable, Table};
+use super::queries::{self, family_head_by_key, fetch_one, main_head, missing};
+use super::versions::{ARTIFACT_FAMILY, consume_reservation, set_high_water};
+use crate::entity::artifact;
+use crate::error::DbResultExt;
+
+/// The artifact table for the move executor: version families, and purge marks that hide rows.
+pub(super) const ARTIFACTS: Table<artifact::Entity> = Table {
+    entity: artifact::Entity,
+    noun: "artifacts",
+    key: artifact::Column::Uid,
+    branch: artifact::Column::BranchId,
+    trashed_from: artifact::Column::TrashedFrom,
+    branch_changed_at: artifact::Column::BranchChangedAt,
+    updated_at: artifact::Column::UpdatedAt,
+    family: Some(Family {
+        record: ARTIFACT_FAMILY,
+        stem: artifact::Column::Stem,
+        version_index: artifact::Column::VersionIndex,
+        is_latest: artifact::Column::IsLatest,
+    }),
+    pending_op: Some(artifact::Column::PendingOp),
+    purge_hint: "delete permanently with begin_purge/finish_purge",
+};
+
+/// Artifacts, by uid.
+pub(super) struct Artifacts;
+
+impl SoftDeletable for Artifacts {
+    type Entity = artifact::Entity;
+    type Key = Uid;
+    type Record = Artifact;
+    const TABLE: Table<artifact::Entity> = ARTIFACTS;
+
+    fn key_text(uid: &Uid) -> String {
+        uid.as_str().to_owned()
+    }
+
+    fn stem(uid: &Uid) -> Option<String> {
+        Some(uid.stem().as_str().to_owned())
+    }
+
+    fn lock(uid: &Uid) -> LockScope {
+        LockScope::ArtifactStem(uid.stem())
+    }
+
+    fn state(a: &Artifact) -> (RecordState, String) {
+        (a.state(), a.label())
+    }
+
+    fn missing(uid: &Uid) -> Error {
+        missing(uid)
+    }
+
+    async fn load(txn: &DatabaseTransaction, uids: &[Uid]) -> Result<HashMap<Uid, Artifact>> {
+        queries::fetch_by_uids(txn, uids, false).await
+    }
+}
+
+/// The family stems of these uids, as the text of their column.
+pub(super) fn stems_of<'a>(uids: impl IntoIterator<Item = &'a Uid>) -> BTreeSet<String> {
+    uids.into_iter().map(|u| u.stem().as_str().to_owned()).collect()
+}
+
+/// `Catalog::apply_transition`.
+pub(super) async fn apply_transition(cat: &SeaCatalog, uids: &[Uid], op: Operation) -> Result<Vec<TransitionResult>> {
+    let moved = cat.apply_branch_op::<Artifacts>(uids, op).await?;
+    Ok(moved.into_iter().map(|(artifact, transition)| TransitionResult { artifact, transition }).collect())
+}
+
+/// `Catalog::create_artifact`.
+pub(super) async fn create_artifact(cat: &SeaCatalog, new: &NewArtifact) -> Result<Artifact> {
+    let stem = new.uid.stem();
+    let txn = cat.begin_write().await?;
+    let mut locks = vec![LockScope::ArtifactStem(stem.clone())];
+    if let Some(key) = &new.key {
+        locks.push(LockScope::ArtifactKey(new.storage, key.clone()));
+    }
+    cat.lock(&txn, locks).await?;
+    check_new_version(&txn, new).await?;
+
+    let index = new.uid.version_index();
+    // A new family's first record is its head; a new version's head is recomputed below,
+    // since a concurrent writer may have committed a higher version already.
+    new_artifact_row(new, index == 0)?.insert(&txn).await.ctx(format_args!("insert artifact {}", new.uid))?;
+    if index == 0 {
+        set_high_water(&txn, ARTIFACT_FAMILY, &stem, version_index(&new.uid)?).await?;
+    } else {
+        ARTIFACTS.recompute_heads(&txn, &stems_of([&new.uid])).await?;
+    }
+    let created = fetch_one(&txn, &new.uid).await?;
+    txn.commit().await.ctx(format_args!("commit artifact {}", new.uid))?;
+    Ok(created)
+}
+
+/// The checks `create_artifact` makes before its insert (see the port's documentation): a new
+/// family's stem and key are free; a new version's index was reserved (consumed here) and its
+/// key and `revises` still hold.
+async fn check_new_version<C: ConnectionTrait>(txn: &C, new: &NewArtifact) -> Result<()> {
+    let stem = new.uid.stem();
+    let index = new.uid.version_index();
+    if let Some(rev) = &new.revises
+        && rev.stem() != stem
+        && index > 0
+    {
+        return Err(Error::conflict(format!(
+            "new version {} does not follow {rev}: they belong to different families",
+            new.uid
+        )));
+    }
+    let stale = |found: Option<&Uid>, expected: &str| {
+        let found = found.map_or("no family".to_owned(), |u| format!("head {u}"));
+        Error::new(
+            ErrorKind::StaleRevises,
+            format!(
+                "{} now has {found}, not {expected}: a concurrent writer saved first; reload and save again",
+                new.key.as_ref().map_or(format!("family {stem}"), |k| format!("key '{k}'"))
+            ),
+        )
+    };
+    let key_head = match &new.key {
+        Some(key) => family_head_by_key(txn, new.storage, key).await?,
+        None => None,
+    };
+    if index == 0 {
+        if ARTIFACTS.max_version(txn, &stem).await?.is_some() {
+            return Err(Error::conflict(format!(
+                "family {stem} already exists, so {} cannot start a new family; retry with a fresh uid",
+                new.uid
+            )));
+        }
+        if key_head.is_some() || new.revises.is_some() {
+            let expected = new.revises.as_ref().map_or("no family".to_owned(), |u| format!("head {u}"));
+            return Err(stale(key_head.as_ref().map(|h| &h.uid), &expected));
+        }
+        return Ok(());
+    }
+    // The index must be this writer's reservation, consumed here: no two writers ever commit
+    // (or write bytes for) the same uid, and no purged index comes back.
+    let consumed = txn
+        .execute(&consume_reservation(&stem, index))
+        .await
+        .ctx(format_args!("consume the reservation of {}", new.uid))?;
+    if consumed.rows_affected() != 1 {
+        return Err(Error::conflict(format!(
+            "version {} was not reserved for this writer (reserve it with reserve_version); retry",
+            new.uid
+        )));
+    }
+    if let Some(h) = &key_head
+        && h.stem() != stem
+    {
+        return Err(stale(Some(&h.uid), &format!("a version of family {stem}")));
+    }
+    if new.strict_revises {
+        let head = match &new.key {
+            Some(_) => key_head,
+            None => main_head(txn, &stem).await?,
+        };
+        let expected = new.revises.as_ref().map_or("no family".to_owned(), |u| format!("head {u}"));
+        if head.as_ref().map(|h| &h.uid) != new.revises.as_ref() {
+            return Err(stale(head.as_ref().map(|h| &h.uid), &expected));
+        }
+    }
+    Ok(())
+}
