@@ -3,7 +3,7 @@
 
 use clap::Args;
 use serde_json::{Value, json};
-use trove::{Artifact, BranchSelection, Error, ErrorKind, Result, StoragePolicy, Trove, Uid};
+use trove::{Artifact, BranchSelection, EmptyTrashOptions, Error, ErrorKind, Result, StoragePolicy, Trove, Uid};
 
 use crate::input::{confirm, parse_duration};
 use crate::output::{artifact_json, print_artifacts, print_json};
@@ -138,29 +138,32 @@ pub async fn archive(trove: &Trove, args: TargetArgs, json: bool) -> Result<()> 
 
 /// `trove empty-trash`: list what is old enough, ask, and delete exactly that list.
 pub async fn empty_trash(trove: &Trove, args: EmptyTrashArgs, json: bool) -> Result<()> {
-    let cutoff = args.older_than.as_deref().map(parse_duration).transpose()?;
-    let doomed = trove.trash_older_than(cutoff).await?;
-    if args.dry_run || doomed.is_empty() {
+    let opts = EmptyTrashOptions { older_than: args.older_than.as_deref().map(parse_duration).transpose()? };
+    let plan = trove.plan_empty_trash(&opts).await?;
+    if args.dry_run || plan.is_empty() {
         if json {
-            print_json(doomed.iter().map(|a| artifact_json(trove, a)).collect());
-        } else if doomed.is_empty() {
+            print_json(plan.items.iter().map(|a| artifact_json(trove, a)).collect());
+        } else if plan.is_empty() {
             println!("the trash holds nothing older than the cut-off");
         } else {
             println!("would delete permanently:");
-            print_artifacts(trove, &doomed);
+            print_artifacts(trove, &plan.items);
         }
         return Ok(());
     }
-    if !args.yes && !confirm(&format!("delete {} trashed artifact(s) permanently?", doomed.len()))? {
+    if !args.yes && !confirm(&format!("delete {} trashed artifact(s) permanently?", plan.items.len()))? {
         return Err(Error::new(ErrorKind::InvalidInput, "cancelled: nothing was deleted"));
     }
-    let report = trove.delete_permanently(&uids(&doomed), StoragePolicy::Auto).await?;
+    let done = trove.apply_empty_trash(&plan).await?;
     if json {
-        print_json(report.purged.iter().map(|p| artifact_json(trove, &p.artifact)).collect());
+        print_json(done.purge.purged.iter().map(|p| artifact_json(trove, &p.artifact)).collect());
     } else {
-        println!("deleted {} artifact(s) permanently", report.purged.len());
-        for k in report.kept_paths() {
+        println!("deleted {} artifact(s) permanently", done.purge.purged.len());
+        for k in done.purge.kept_paths() {
             println!("  kept {} ({})", k.path, keep_reason(k.reason));
+        }
+        for u in &done.skipped {
+            println!("  left {u} alone: it left the trash after the list was made");
         }
     }
     Ok(())

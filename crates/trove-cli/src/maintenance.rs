@@ -3,7 +3,7 @@
 
 use clap::Args;
 use serde_json::json;
-use trove::{GcOptions, Result, Trove};
+use trove::{FsckOptions, GcOptions, Result, Trove};
 
 use crate::input::{confirm, parse_duration};
 
@@ -44,9 +44,9 @@ pub struct GcArgs {
 
 /// `trove fsck`; returns the exit status.
 pub async fn fsck(trove: &Trove, args: FsckArgs, json: bool) -> Result<u8> {
-    let (repair, verify) = (args.repair, args.verify);
-    let findings = trove.fsck(repair, verify).await?;
-    let unsettled = findings.iter().filter(|f| !repair || f.action.starts_with("none")).count();
+    let opts = FsckOptions { repair: args.repair, verify_hashes: args.verify };
+    let findings = trove.fsck(&opts).await?;
+    let unsettled = findings.iter().filter(|f| !f.repaired).count();
     let status = match (findings.is_empty(), unsettled) {
         (true, _) => FOUND_NOTHING,
         (false, 0) => FOUND_AND_FIXED,

@@ -54,9 +54,11 @@ pub use collection::{CollectionOptions, CollectionOutcome, MovedCollection};
 #[cfg(feature = "dataframe")]
 pub use dataframe::{DATAFRAME_OTYPE, Loaded, PARQUET_SUFFIX, ParquetReader};
 pub use label::MovedLabel;
-pub use maintenance::{GcOptions, MIN_GC_GRACE};
+pub use lifecycle::EmptyTrashOptions;
+pub use maintenance::{FsckOptions, GcOptions, MIN_GC_GRACE};
 pub use outcome::{
-    DeletePlan, FsckFinding, GcItem, GcKind, GcPlan, GcReport, KeptPath, Moved, PurgeReport, Purged, SaveOutcome,
+    DeletePlan, EmptyTrashReport, FsckFinding, GcItem, GcKind, GcPlan, GcReport, KeptPath, Moved, PurgeReport, Purged,
+    SaveOutcome, TrashPlan,
 };
 pub use plugin::{Format, LifecycleObserver, StorageScheme};
 pub use replace::{Renamed, ReplaceOutcome};

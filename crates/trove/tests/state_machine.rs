@@ -533,7 +533,12 @@ impl Sut {
                     TrashCutoff::Everything => None,
                     TrashCutoff::LongAgo => Some(std::time::Duration::from_secs(365 * 24 * 3600)),
                 };
-                let got = self.rt.block_on(trove.empty_trash(older_than, *dry_run));
+                let got = self.rt.block_on(async {
+                    let plan = trove.plan_empty_trash(&trove::EmptyTrashOptions { older_than }).await?;
+                    let report =
+                        if *dry_run { Default::default() } else { trove.apply_empty_trash(&plan).await?.purge };
+                    Ok::<_, trove::Error>((plan.items, report))
+                });
                 let (doomed, purged) = match (expect, got) {
                     (Expect::EmptiedTrash { doomed, purged }, Ok(got)) => ((doomed, purged), got),
                     (Expect::Failed(kind), Err(e)) => {
@@ -934,7 +939,7 @@ impl Sut {
         let ctx = self.context();
         let trove = self.trove();
         self.rt.block_on(async {
-            let findings = trove.fsck(false, true).await.expect("fsck");
+            let findings = trove.fsck(&trove::FsckOptions::default().verify_hashes()).await.expect("fsck");
             assert!(findings.is_empty(), "fsck: {findings:?}\n{ctx}");
             let gc = trove.plan_gc(&trove::GcOptions::grace(Duration::ZERO).allow_short_grace()).await.expect("gc");
             let held: BTreeSet<&Location> = model.existing().map(|s| &model.records[s].location).collect();
