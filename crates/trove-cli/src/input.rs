@@ -19,6 +19,21 @@ pub fn confirm(question: &str) -> Result<bool> {
     Ok(matches!(line.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
 }
 
+/// Ask before deleting records for good, unless `yes`; without a terminal, refuse. `permanent`
+/// says the user asked for permanent deletion; otherwise the records were found in the trash
+/// by a plain delete. Declining is an error, so nothing is deleted permanently.
+pub fn confirm_permanent(names: &[String], permanent: bool, yes: bool) -> Result<()> {
+    let question = if permanent {
+        format!("delete {} permanently?", names.join(", "))
+    } else {
+        format!("{} already in the trash; delete permanently?", names.join(", "))
+    };
+    if !yes && !confirm(&question)? {
+        return Err(Error::new(ErrorKind::InvalidInput, "cancelled: nothing was deleted permanently"));
+    }
+    Ok(())
+}
+
 /// Parse `30d`, `12h`, `90m`, `45s`.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));

@@ -5,7 +5,7 @@ use clap::Args;
 use serde_json::{Value, json};
 use trove::{Artifact, BranchSelection, EmptyTrashOptions, Error, ErrorKind, Result, StoragePolicy, Trove, Uid};
 
-use crate::input::{confirm, parse_duration};
+use crate::input::{confirm, confirm_permanent, parse_duration};
 use crate::output::{artifact_json, print_artifacts, print_json};
 
 #[derive(Args, Debug)]
@@ -80,14 +80,7 @@ pub async fn delete(trove: &Trove, args: DeleteArgs, json: bool) -> Result<()> {
     }
     if !to_purge.is_empty() {
         let names: Vec<String> = to_purge.iter().map(|a| a.label()).collect();
-        let question = if args.permanent {
-            format!("delete {} permanently?", names.join(", "))
-        } else {
-            format!("{} already in the trash; delete permanently?", names.join(", "))
-        };
-        if !args.yes && !confirm(&question)? {
-            return Err(Error::new(ErrorKind::InvalidInput, "cancelled: nothing was deleted permanently"));
-        }
+        confirm_permanent(&names, args.permanent, args.yes)?;
         let report = trove.delete_permanently(&uids(&to_purge), policy).await?;
         for p in &report.purged {
             if !json {

@@ -55,22 +55,11 @@ impl Trove {
             .catalog()
             .artifacts(&ArtifactQuery { branch: BranchSelection::All, uids: Some(uids.to_vec()), ..Default::default() })
             .await?;
-        let mut out = Vec::with_capacity(uids.len());
-        let mut missing = Vec::new();
-        for uid in uids {
-            match rows.iter().find(|a| &a.uid == uid) {
-                Some(a) => {
-                    if !out.iter().any(|o: &Artifact| &o.uid == uid) {
-                        out.push(a.clone());
-                    }
-                }
-                None => missing.push(uid.to_string()),
-            }
-        }
+        let (out, missing) = in_order(uids, &rows, |a| &a.uid);
         if !missing.is_empty() {
             return Err(Error::not_found(format!(
                 "no artifact with uid {}: check the uids with `trove ls --branch all`",
-                missing.join(", ")
+                missing.iter().map(|u| u.as_str()).collect::<Vec<_>>().join(", ")
             )));
         }
         Ok(out)
@@ -228,6 +217,24 @@ impl Trove {
         let mut moved = self.trash(std::slice::from_ref(uid)).await?;
         moved.pop().ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no artifact with uid {uid}")))
     }
+}
+
+/// `rows` in the order of `wanted`, each once, and the wanted ids that no row has.
+pub(crate) fn in_order<'w, T: Clone, K: PartialEq>(
+    wanted: &'w [K],
+    rows: &[T],
+    id: impl Fn(&T) -> &K,
+) -> (Vec<T>, Vec<&'w K>) {
+    let mut found: Vec<T> = Vec::with_capacity(wanted.len());
+    let mut missing = Vec::new();
+    for w in wanted {
+        match rows.iter().find(|r| id(r) == w) {
+            Some(r) if !found.iter().any(|f| id(f) == w) => found.push(r.clone()),
+            Some(_) => {}
+            None => missing.push(w),
+        }
+    }
+    (found, missing)
 }
 
 /// Options of [`Trove::plan_empty_trash`]: by default, the whole trash.
