@@ -73,12 +73,7 @@ pub async fn save(trove: &Trove, args: SaveArgs, json: bool) -> Result<()> {
         s.enable_steady_tick(std::time::Duration::from_millis(100));
         s
     });
-    let raw = args.path.to_string_lossy();
-    let outcome = if raw.starts_with("s3://") || raw.starts_with("gs://") {
-        trove.register(&raw, opts).await
-    } else {
-        trove.save(args.path.as_path(), opts).await
-    };
+    let outcome = trove.save_from(&args.path, opts).await;
     if let Some(s) = spinner {
         s.finish_and_clear();
     }

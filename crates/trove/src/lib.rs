@@ -276,7 +276,7 @@ impl TroveBuilder {
         let catalog = match self.catalog {
             Some(c) => c,
             None => {
-                let url = wiring::catalog_url_for(&location)?;
+                let url = wiring::catalog_url_for(&location, &self.plugins)?;
                 connect_catalog(&url).await?
             }
         };
@@ -291,10 +291,7 @@ impl TroveBuilder {
         for loc in catalog.storages().await? {
             let store = match self.stores.iter().find(|s| s.root() == loc.root) {
                 Some(s) => s.clone(),
-                None if self.plugins.claims(&loc.root) => {
-                    self.plugins.open_store(&loc.root).expect("a claimed root")?
-                }
-                None => wiring::open_location(&loc).await?,
+                None => wiring::open_location(&loc, &self.plugins).await?,
             };
             stores.insert(loc.id, Store { location: loc, store });
         }
