@@ -11,12 +11,16 @@ use serde_json::Value;
 const IO_CRATES: &[&str] = &["tokio", "sea-orm", "sea-orm-migration", "sqlx", "opendal", "reqwest", "hyper", "mio"];
 
 /// (crate, crates it must never depend on, even transitively, through normal dependencies).
+/// `trove-e2e` sees Trove only as a user does (the `trove` binary) plus an independent reader
+/// of the storage, so it links none of Trove's crates but the test harness; and nothing
+/// depends on it.
 const FORBIDDEN: &[(&str, &[&str])] = &[
-    ("trove-domain", &["trove-persistence", "trove-storage", "trove", "trove-cli", "trove-testkit"]),
-    ("trove-persistence", &["trove-storage", "opendal", "trove", "trove-cli"]),
-    ("trove-storage", &["trove-persistence", "sea-orm", "sqlx", "trove", "trove-cli"]),
-    ("trove-testkit", &["trove-persistence", "trove-storage", "trove", "trove-cli"]),
-    ("trove", &["trove-cli", "trove-testkit"]),
+    ("trove-domain", &["trove-persistence", "trove-storage", "trove", "trove-cli", "trove-testkit", "trove-e2e"]),
+    ("trove-persistence", &["trove-storage", "opendal", "trove", "trove-cli", "trove-e2e"]),
+    ("trove-storage", &["trove-persistence", "sea-orm", "sqlx", "trove", "trove-cli", "trove-e2e"]),
+    ("trove-testkit", &["trove-persistence", "trove-storage", "trove", "trove-cli", "trove-e2e"]),
+    ("trove", &["trove-cli", "trove-testkit", "trove-e2e"]),
+    ("trove-e2e", &["trove", "trove-persistence", "trove-storage"]),
 ];
 
 /// Run every check; the error lists every violation.
@@ -103,7 +107,7 @@ fn check_graph(meta: &Value, problems: &mut Vec<String>) {
 
 /// Every dependency of every member takes its version from `[workspace.dependencies]`.
 fn check_manifests(root: &Path, problems: &mut Vec<String>) {
-    let mut manifests = vec![root.join("xtask/Cargo.toml")];
+    let mut manifests = vec![root.join("xtask/Cargo.toml"), root.join("tests/Cargo.toml")];
     if let Ok(entries) = std::fs::read_dir(root.join("crates")) {
         manifests.extend(entries.flatten().map(|e| e.path().join("Cargo.toml")).filter(|p| p.is_file()));
     }
@@ -139,7 +143,15 @@ fn check_docs(root: &Path, problems: &mut Vec<String>) {
     match std::fs::read_to_string(&arch) {
         Err(_) => problems.push("docs/ARCHITECTURE.md is missing".into()),
         Ok(text) => {
-            for krate in ["trove-domain", "trove-persistence", "trove-storage", "trove-cli", "trove-testkit", "xtask"] {
+            for krate in [
+                "trove-domain",
+                "trove-persistence",
+                "trove-storage",
+                "trove-cli",
+                "trove-testkit",
+                "trove-e2e",
+                "xtask",
+            ] {
                 if !text.contains(krate) {
                     problems.push(format!("docs/ARCHITECTURE.md does not describe `{krate}`"));
                 }

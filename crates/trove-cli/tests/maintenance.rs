@@ -142,6 +142,9 @@ fn reads_never_wait_for_the_write_lock() {
         vec!["fsck", "--verify"],
     ] {
         sh.run(&args, 0);
+        // Someone who never wrote to this instance reads without the write lock too.
+        let out = sh.cmd(&args).env("TROVE_USER", "newcomer").output().unwrap();
+        assert!(out.status.success(), "first-time user: trove {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
     // A writer waits for the lock (it is not refused at once), and proceeds once it is free.
     std::fs::write(sh.path("c.csv"), "c\n3\n").unwrap();

@@ -495,9 +495,43 @@ pub struct S3Bucket {
     pub access_key_id: String,
     /// The access key's secret.
     pub secret_access_key: String,
+    /// `host:port` and bearer token of garage's admin API, for [`S3Bucket::unfinished_uploads`].
+    admin: (String, String),
+}
+
+/// Multipart uploads begun in a bucket and neither completed nor aborted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UnfinishedUploads {
+    /// How many.
+    pub uploads: u64,
+    /// The bytes their uploaded parts hold.
+    pub bytes: u64,
 }
 
 impl S3Bucket {
+    /// The multipart uploads left unfinished in this bucket (garage's `GetBucketInfo`). No
+    /// listing shows them, yet their parts take space until they are aborted: a writer killed
+    /// during a large upload leaves one. Panics if the admin API does not answer.
+    pub fn unfinished_uploads(&self) -> UnfinishedUploads {
+        let (addr, token) = &self.admin;
+        let auth = format!("Bearer {token}");
+        let path = format!("/v2/GetBucketInfo?globalAlias={}", self.bucket);
+        let reply = http::request(addr, "GET", &path, &[("Authorization", &auth)], b"")
+            .unwrap_or_else(|e| panic!("trove-testkit: reading bucket {}: {e}", self.bucket));
+        if reply.status != 200 {
+            panic!("trove-testkit: reading bucket {}: garage answered {}: {}", self.bucket, reply.status, reply.text());
+        }
+        let info: serde_json::Value = serde_json::from_slice(&reply.body)
+            .unwrap_or_else(|e| panic!("trove-testkit: reading bucket {}: {e}: {}", self.bucket, reply.text()));
+        let field = |name: &str| {
+            info[name].as_u64().unwrap_or_else(|| panic!("trove-testkit: GetBucketInfo has no `{name}`: {info}"))
+        };
+        UnfinishedUploads {
+            uploads: field("unfinishedMultipartUploads"),
+            bytes: field("unfinishedMultipartUploadBytes"),
+        }
+    }
+
     fn create(server: &S3Server) -> S3Bucket {
         let bucket = format!("trove-{}", servers::random_hex(8));
         let body = serde_json::json!({
@@ -527,6 +561,7 @@ impl S3Bucket {
             bucket,
             access_key_id: server.access_key_id.clone(),
             secret_access_key: server.secret_access_key.clone(),
+            admin: (server.admin_addr.clone(), server.admin_token.clone()),
         }
     }
 }

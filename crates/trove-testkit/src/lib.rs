@@ -6,11 +6,14 @@
 //! * [`catalog_suite`]: the conformance suite every [`trove_domain::ports::Catalog`] passes;
 //! * [`store_suite`]: the conformance suite every [`trove_domain::ports::ObjectStore`] passes;
 //! * [`strategies`]: proptest strategies for keys, contents and operation sequences;
-//! * [`model`]: a plain reference model of the lifecycle, for state-machine tests.
+//! * [`model`]: a plain reference model of the lifecycle, for state-machine tests;
+//! * [`invariants`]: spec 1's invariants checked on rows and the bytes they point at (read and
+//!   hashed), for tests to call after every step.
 #![deny(missing_docs)]
 
 pub mod backends;
 pub mod catalog_suite;
+pub mod invariants;
 pub mod model;
 pub mod store_suite;
 pub mod strategies;

@@ -159,7 +159,7 @@ impl Trove {
             description: opts.description.clone(),
             members: members.to_vec(),
             hash: hash.to_owned(),
-            created_by: self.user_record().id,
+            created_by: self.user_id().await?,
             revises: head.as_ref().map(|h| h.uid.clone()),
             created_at: self.clock().now(),
         };

@@ -23,7 +23,8 @@ use trove_domain::{
 };
 
 use crate::outcome::SaveOutcome;
-use crate::save::{SaveOptions, Source};
+use crate::save::SaveOptions;
+use crate::source::Source;
 use crate::{Trove, local};
 
 /// How a permanent deletion touches shared-store families.

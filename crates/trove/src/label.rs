@@ -32,7 +32,7 @@ impl Trove {
             .create_label(&NewLabel {
                 name: name.to_owned(),
                 description: description.map(str::to_owned),
-                created_by: self.user_record().id,
+                created_by: self.user_id().await?,
                 created_at: self.clock().now(),
             })
             .await?;

@@ -24,6 +24,8 @@
 #![deny(missing_docs)]
 
 mod cache;
+#[cfg(feature = "dataframe")]
+mod codec;
 mod collection;
 #[cfg(feature = "dataframe")]
 mod dataframe;
@@ -47,7 +49,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use trove_domain::ports::{Catalog, Clock, ObjectStore, SystemClock};
-use trove_domain::{Instance, StorageId, StorageLocation, User};
+use trove_domain::{Instance, StorageId, StorageLocation, User, UserId};
 
 pub use cache::{CACHE_DIR_ENV, CACHE_MAX_BYTES_ENV, cache_path, default_cache_dir};
 pub use collection::{CollectionOptions, CollectionOutcome, MovedCollection};
@@ -62,7 +64,8 @@ pub use outcome::{
 };
 pub use plugin::{Format, LifecycleObserver, StorageScheme};
 pub use replace::{Renamed, ReplaceOutcome};
-pub use save::{SaveOptions, Source};
+pub use save::SaveOptions;
+pub use source::Source;
 pub use trove_domain::lifecycle::{KeepReason, NoOpReason, Transition};
 pub use trove_domain::{
     Artifact, ArtifactQuery, BranchId, BranchSelection, ContentHash, Error, ErrorKind, HashType, Key, Locator, Order,
@@ -153,10 +156,17 @@ struct Inner {
     instance: Instance,
     stores: HashMap<StorageId, Store>,
     default_storage: StorageId,
-    user: User,
+    user: UserCell,
     clock: Arc<dyn Clock>,
     location: String,
     plugins: plugin::Plugins,
+}
+
+/// The handle recorded as `created_by`, and its catalog row once a write has needed it.
+#[derive(Debug, Clone)]
+struct UserCell {
+    handle: String,
+    row: Arc<tokio::sync::OnceCell<User>>,
 }
 
 /// Composes a [`Trove`] from injected backends (for people who bring their own catalog or
@@ -301,7 +311,9 @@ impl TroveBuilder {
                 "the instance has no storage location: register one with `trove storage add`",
             )
         })?;
-        let user = catalog.ensure_user(&self.user.unwrap_or_else(default_user)).await?;
+        // The user row is created at the first write, not here: opening (and every read) must
+        // never need the catalog's write lock, not even for someone who has never written.
+        let user = UserCell { handle: self.user.unwrap_or_else(default_user), row: Arc::default() };
         Ok(Trove {
             inner: Arc::new(Inner {
                 cache: self.cache,
@@ -365,6 +377,13 @@ impl Trove {
         &self.inner.user.handle
     }
 
+    /// The user's catalog id, recorded as `created_by`: the row is created on first use (a
+    /// write), so that opening an instance and reading never take the write lock.
+    pub(crate) async fn user_id(&self) -> Result<UserId> {
+        let cell = &self.inner.user;
+        Ok(cell.row.get_or_try_init(|| self.inner.catalog.ensure_user(&cell.handle)).await?.id)
+    }
+
     /// Every registered storage location.
     pub fn storages(&self) -> Vec<StorageLocation> {
         let mut v: Vec<_> = self.inner.stores.values().map(|s| s.location.clone()).collect();
@@ -402,13 +421,23 @@ impl Trove {
         self.store(self.inner.default_storage).expect("default storage is open")
     }
 
-    pub(crate) fn user_record(&self) -> &User {
-        &self.inner.user
-    }
-
     /// Whether this instance manages (may write and delete bytes in) a storage location.
     pub fn manages(&self, location: &StorageLocation) -> bool {
         location.instance_uid == self.inner.instance.uid
+    }
+
+    /// [`Trove::manages`] as an error naming the managing instance.
+    pub(crate) fn check_manages(&self, location: &StorageLocation) -> Result<()> {
+        if self.manages(location) {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::NotManaged,
+            format!(
+                "storage location {} is managed by instance {}; write to it through that instance",
+                location.root, location.instance_uid
+            ),
+        ))
     }
 
     /// The full path of an artifact's bytes: an absolute local path, or the object URL.

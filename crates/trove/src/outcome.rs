@@ -7,6 +7,7 @@ use trove_domain::{Artifact, Uid};
 /// What `save` did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum SaveOutcome {
     /// A new artifact (a new family).
     Created {

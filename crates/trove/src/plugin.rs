@@ -19,7 +19,8 @@ use trove_domain::ports::ObjectStore;
 use trove_domain::{Artifact, BranchId, Error, Result, Uid};
 
 use crate::outcome::SaveOutcome;
-use crate::save::{SaveOptions, Source};
+use crate::save::SaveOptions;
+use crate::source::Source;
 use crate::{Moved, Trove};
 
 /// What a [`Format`] produces from a value.

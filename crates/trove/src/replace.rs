@@ -26,13 +26,14 @@ use trove_domain::{
     Result, Uid,
 };
 
-use crate::local::{self, Written};
-use crate::save::Source;
+use crate::local;
+use crate::source::{Inspected, Source};
 use crate::{Store, Trove};
 
 /// What `replace` did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ReplaceOutcome {
     /// The content was replaced; the record (same uid and version) describes the new content.
     Replaced {
@@ -171,11 +172,9 @@ impl Trove {
             ));
         }
         let store = self.store(a.storage)?;
-        if !self.manages(&store.location) {
-            return Err(crate::save::not_managed(&store.location.root, &store.location.instance_uid));
-        }
+        self.check_manages(&store.location)?;
         self.check_shared_store_replace(&a).await?;
-        let (suffix, is_folder, rows) = self.inspect_source(&source, &a).await?;
+        let Inspected { suffix, is_folder, n_observations: rows, .. } = self.inspect_source(&source, &a)?;
         if is_folder != a.is_folder() {
             return Err(if a.is_folder() {
                 Error::invalid_input(format!(
@@ -215,7 +214,7 @@ impl Trove {
         // 1. Stage.
         let op = Uid::new_family();
         let staged_key = format!("{MANAGED_DIR}/staging/{}/{}{}", &op.as_str()[..16], a.uid, suffix);
-        let written = match stage(store, &source, is_folder, &staged_key).await {
+        let written = match source.write_to(store.store.as_ref(), &staged_key, is_folder).await {
             Ok(w) => w,
             Err(e) => {
                 let _ = remove_staging(store.store.as_ref(), &staged_key).await;
@@ -229,7 +228,7 @@ impl Trove {
         }
         let n_observations = match rows {
             Some(n) => Some(n),
-            None => self.rows_of(store, &suffix, is_folder, &written).await,
+            None => crate::source::stored_rows(store.store.clone(), &written, &suffix).await,
         };
         let new = ContentUpdate {
             suffix: suffix.clone(),
@@ -353,26 +352,13 @@ impl Trove {
     }
 
     /// Suffix, folder-ness and (for DataFrames) rows of a replace source; checks that a path
-    /// exists and lies outside every registered storage location.
-    async fn inspect_source(&self, source: &Source, a: &Artifact) -> Result<(String, bool, Option<u64>)> {
-        match source {
-            Source::Path(p) => {
-                // Refuses special files, links inside folders and bad names before anything is written.
-                let probed = crate::source::probe(p, a.key.as_ref())?;
-                self.check_outside_storages(p)?;
-                Ok((probed.suffix, probed.is_folder, None))
-            }
-            Source::Bytes { suffix, .. } => {
-                let suffix = suffix.as_ref().map(|s| s.to_lowercase()).unwrap_or_else(|| a.suffix.clone());
-                trove_domain::key::check_suffix(&suffix)?;
-                Ok((suffix, false, None))
-            }
-            #[cfg(feature = "dataframe")]
-            Source::DataFrame(batches) => {
-                crate::dataframe::check_batches(batches)?;
-                Ok((crate::dataframe::PARQUET_SUFFIX.to_owned(), false, Some(crate::dataframe::count_rows(batches))))
-            }
+    /// lies outside every registered storage location.
+    fn inspect_source(&self, source: &Source, a: &Artifact) -> Result<Inspected> {
+        let inspected = source.inspect(a.key.as_ref(), || a.suffix.clone())?;
+        if let Some(p) = source.path() {
+            self.check_outside_storages(p)?;
         }
+        Ok(inspected)
     }
 
     /// A replace source must not lie inside any registered storage location.
@@ -435,16 +421,6 @@ impl Trove {
             )));
         }
         Ok(())
-    }
-
-    /// Rows of new Parquet content, read from its footer (other formats: `None`).
-    #[cfg_attr(not(feature = "dataframe"), allow(unused_variables))]
-    async fn rows_of(&self, store: &Store, suffix: &str, folder: bool, written: &Written) -> Option<u64> {
-        #[cfg(feature = "dataframe")]
-        if !folder && suffix == crate::dataframe::PARQUET_SUFFIX {
-            return crate::dataframe::parquet_rows(store.store.clone(), &written.key, written.content.size).await.ok();
-        }
-        None
     }
 
     /// Decide how to settle an interrupted replace of `a` (a row marked `Replacing`).
@@ -550,18 +526,6 @@ fn pending_name(p: &Pending) -> &'static str {
         Pending::Purging { .. } => "a permanent deletion",
         Pending::PlacingRealKey { .. } => "a move to a real key",
         Pending::Replacing { .. } => "a replace",
-    }
-}
-
-/// Write the new content to the staging key, hashing it on the way.
-async fn stage(store: &Store, source: &Source, folder: bool, staged_key: &str) -> Result<Written> {
-    let s = store.store.as_ref();
-    match source {
-        Source::Path(p) if folder => local::write_folder(s, p, staged_key).await,
-        Source::Path(p) => local::write_file(s, p, staged_key).await,
-        Source::Bytes { data, .. } => local::write_bytes(s, data.clone(), staged_key).await,
-        #[cfg(feature = "dataframe")]
-        Source::DataFrame(batches) => crate::dataframe::write_parquet(s, batches, staged_key).await,
     }
 }
 

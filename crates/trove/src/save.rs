@@ -5,9 +5,6 @@
 //! row is committed. A real key is placed afterwards with a marked row, so that at every step
 //! each unmarked row matches its bytes and a crash leaves at worst unreferenced garbage.
 
-use std::path::{Path, PathBuf};
-
-use bytes::Bytes;
 use trove_domain::key::{check_key_suffix, managed_storage_key};
 use trove_domain::{
     Artifact, ArtifactQuery, ArtifactUpdate, BranchId, BranchSelection, ContentHash, Error, ErrorKind, Key,
@@ -16,6 +13,7 @@ use trove_domain::{
 
 use crate::local::{self, Written};
 use crate::outcome::SaveOutcome;
+use crate::source::{Inspected, Source};
 use crate::{Store, Trove};
 
 /// How long a save keeps retrying after losing races to concurrent writers (a real-key
@@ -34,68 +32,6 @@ fn backoff(attempt: u32) -> std::time::Duration {
 struct Claim {
     uid: Uid,
     head: Option<Artifact>,
-}
-
-/// What to save.
-#[derive(Debug, Clone)]
-pub enum Source {
-    /// A local file or folder.
-    Path(PathBuf),
-    /// Bytes in memory; the suffix comes from the key unless given (e.g. `".csv"`).
-    Bytes {
-        /// The content.
-        data: Bytes,
-        /// The suffix, if the key does not carry it.
-        suffix: Option<String>,
-    },
-    /// Arrow record batches, written as Parquet (`otype = "DataFrame"`, suffix `.parquet`,
-    /// `n_observations` = rows). Feature `dataframe`.
-    #[cfg(feature = "dataframe")]
-    DataFrame(Vec<arrow_array::RecordBatch>),
-}
-
-#[cfg(feature = "dataframe")]
-impl From<Vec<arrow_array::RecordBatch>> for Source {
-    fn from(batches: Vec<arrow_array::RecordBatch>) -> Self {
-        Source::DataFrame(batches)
-    }
-}
-
-#[cfg(feature = "dataframe")]
-impl From<arrow_array::RecordBatch> for Source {
-    fn from(batch: arrow_array::RecordBatch) -> Self {
-        Source::DataFrame(vec![batch])
-    }
-}
-
-impl From<&Path> for Source {
-    fn from(p: &Path) -> Self {
-        Source::Path(p.to_path_buf())
-    }
-}
-
-impl From<PathBuf> for Source {
-    fn from(p: PathBuf) -> Self {
-        Source::Path(p)
-    }
-}
-
-impl From<&str> for Source {
-    fn from(p: &str) -> Self {
-        Source::Path(PathBuf::from(p))
-    }
-}
-
-impl From<Bytes> for Source {
-    fn from(data: Bytes) -> Self {
-        Source::Bytes { data, suffix: None }
-    }
-}
-
-impl From<Vec<u8>> for Source {
-    fn from(data: Vec<u8>) -> Self {
-        Source::Bytes { data: Bytes::from(data), suffix: None }
-    }
 }
 
 /// Options of a save. One of `key` or `description` is required.
@@ -222,40 +158,21 @@ impl Trove {
             return Err(Error::invalid_input("a version tag cannot be empty; omit it or give text"));
         }
         let store = self.target_store(opts.storage.as_deref())?;
-        let (suffix, is_folder) = match &source {
-            Source::Path(p) => {
-                // Refuses special files, links inside folders and bad names before anything is written.
-                let probed = crate::source::probe(p, key.as_ref())?;
-                (probed.suffix, probed.is_folder)
-            }
-            Source::Bytes { suffix: Some(s), .. } => {
-                trove_domain::key::check_suffix(&s.to_lowercase())?;
-                (s.to_lowercase(), false)
-            }
-            Source::Bytes { suffix: None, .. } => (key.as_ref().map(Key::suffix).unwrap_or_default(), false),
-            #[cfg(feature = "dataframe")]
-            Source::DataFrame(_) => (crate::dataframe::PARQUET_SUFFIX.to_owned(), false),
-        };
+        let inspected = source.inspect(key.as_ref(), || key.as_ref().map(Key::suffix).unwrap_or_default())?;
+        let Inspected { suffix, is_folder, .. } = inspected;
         if let Some(k) = &key {
             check_key_suffix(k, &suffix)?;
         }
-        if let Source::Path(p) = &source
+        if let Some(p) = source.path()
             && let Some((in_store, rel)) = self.local_location_of(&crate::source::resolve(p)?)?
         {
             // Already inside a registered location: registered in place, no bytes written.
             return self.register_in_place(in_store, &rel, key, suffix, is_folder, &opts).await;
         }
-        if !self.manages(&store.location) {
-            return Err(not_managed(&store.location.root, &store.location.instance_uid));
-        }
+        self.check_manages(&store.location)?;
         let real = key.is_some() && opts.real_key.unwrap_or(!self.instance().keys_virtual);
-        let (otype, n_observations) = match &source {
-            #[cfg(feature = "dataframe")]
-            Source::DataFrame(b) => {
-                (Some(crate::dataframe::DATAFRAME_OTYPE.to_owned()), Some(crate::dataframe::count_rows(b)))
-            }
-            _ => (opts.otype.clone(), opts.n_observations),
-        };
+        let otype = inspected.otype.or_else(|| opts.otype.clone());
+        let n_observations = inspected.n_observations.or(opts.n_observations);
         let plan = Plan { key, suffix, real, otype, n_observations };
         self.save_owned(store, &source, is_folder, &plan, &opts).await
     }
@@ -277,13 +194,7 @@ impl Trove {
     ) -> Result<SaveOutcome> {
         let mut claim = self.claim_uid(store, plan, opts, None).await?;
         let managed_key = managed_storage_key(&claim.uid, &plan.suffix);
-        let mut written = match source {
-            Source::Path(p) if is_folder => local::write_folder(store.store.as_ref(), p, &managed_key).await?,
-            Source::Path(p) => local::write_file(store.store.as_ref(), p, &managed_key).await?,
-            Source::Bytes { data, .. } => local::write_bytes(store.store.as_ref(), data.clone(), &managed_key).await?,
-            #[cfg(feature = "dataframe")]
-            Source::DataFrame(b) => crate::dataframe::write_parquet(store.store.as_ref(), b, &managed_key).await?,
-        };
+        let mut written = source.write_to(store.store.as_ref(), &managed_key, is_folder).await?;
         let started = std::time::Instant::now();
         let mut attempt: u32 = 0;
         loop {
@@ -520,7 +431,7 @@ impl Trove {
             version_tag: opts.version_tag.clone(),
             storage: store.location.id,
             placement: Placement::Managed,
-            created_by: self.user_record().id,
+            created_by: self.user_id().await?,
             revises: head.as_ref().map(|h| h.uid.clone()),
             strict_revises: opts.revises.is_some(),
             pending: plan.real.then(|| Pending::PlacingRealKey {
@@ -716,7 +627,7 @@ impl Trove {
             version_tag: opts.version_tag.clone(),
             storage: store.location.id,
             placement,
-            created_by: self.user_record().id,
+            created_by: self.user_id().await?,
             revises: head.as_ref().map(|h| h.uid.clone()),
             strict_revises: false,
             pending: None,
@@ -730,11 +641,4 @@ impl Trove {
             None => SaveOutcome::Created { artifact },
         })
     }
-}
-
-pub(crate) fn not_managed(root: &str, instance_uid: &str) -> Error {
-    Error::new(
-        ErrorKind::NotManaged,
-        format!("storage location {root} is managed by instance {instance_uid}; write to it through that instance"),
-    )
 }

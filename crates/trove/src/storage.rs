@@ -229,9 +229,7 @@ impl Trove {
     /// another instance cannot be the default: saves there would all fail.
     pub async fn set_default_storage(&mut self, root_or_uid: &str) -> Result<StorageLocation> {
         let location = self.target_store(Some(root_or_uid))?.location.clone();
-        if !self.manages(&location) {
-            return Err(crate::save::not_managed(&location.root, &location.instance_uid));
-        }
+        self.check_manages(&location)?;
         let instance = self.catalog().set_default_storage(location.id).await?;
         let inner = Arc::make_mut(&mut self.inner);
         inner.default_storage = location.id;

@@ -9,8 +9,17 @@
 //! trashed, restored and deleted permanently, so that members are protected from permanent
 //! deletion), aimed also at records and collections that are gone or in the wrong state.
 //! Every answer is compared with the model's prediction (outcome, records, typed error), and
-//! after every step the catalog and the storage listing are compared with the model and checked
-//! against the invariants of spec 1 section 4 and the default views of section 5.
+//! after every step:
+//! * the catalog against the model, and the default views of spec 1 section 5;
+//! * the storage listing against the model (bytes kept or removed as the policy says);
+//! * the bytes: every record's (all branches) read and hashed to its recorded size, hash and
+//!   hash type, with spec 1 section 4's row invariants (`trove_testkit::invariants`);
+//! * every content the model holds read back, byte for byte: each record's through the façade
+//!   (`load_bytes`), bytes kept after permanent deletion through the store.
+//!
+//! With several writers (`*_concurrent`, SQLite + local disk and PostgreSQL + S3): each step is
+//! a round of concurrent operations from separate clients, aimed at conflicts, and the model
+//! checks the merged history; see `state_machine/concurrent.rs`.
 //!
 //! Modelled as the façade does it (the spec is silent): a replace is refused before it compares
 //! content (a new suffix whose path is taken: `PathOccupied`; whose key another family uses, on
@@ -18,16 +27,18 @@
 //! the rename would be allowed; `empty_trash` with a collection member in the trash fails as a
 //! whole with `Protected`.
 //!
-//! `PROPTEST_CASES` raises the number of cases (a soak run); without it each backend runs a
-//! bounded number so the file takes a minute or two. Failures shrink to a minimal sequence and
-//! are saved in `state_machine.proptest-regressions` (commit those), replayed first on every run.
-//! Each backend prints the cases and steps it ran, how often each operation kind ran, and how
-//! often each kind of answer came up.
+//! `PROPTEST_CASES` raises the number of cases of every test here (a soak run); without it each
+//! backend runs a bounded number. Failures shrink to a minimal sequence and are saved in
+//! `state_machine.proptest-regressions` (and `state_machine/concurrent.proptest-regressions`)
+//! (commit those), replayed first on every run. Each backend prints the cases and steps it ran,
+//! how many byte checks and read-backs it made, how often each operation kind ran, and how often
+//! each kind of answer came up.
 
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write as _;
 use std::marker::PhantomData;
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -35,17 +46,18 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
-use trove::domain::hash::{decode_hash, hash_bytes, md5_digest};
+use trove::domain::hash::{hash_bytes, md5_digest};
 use trove::domain::key::managed_storage_key;
-use trove::domain::ports::ObjectStore;
+use trove::domain::ports::{ObjectMeta, ObjectStore};
 use trove::{
     ArtifactQuery, BranchId, BranchSelection, CollectionOptions, CollectionOutcome, CollectionQuery, ErrorKind,
     InitOptions, Order, PurgeReport, ReplaceOutcome, SaveOptions, SaveOutcome, Source, Stem, StoragePolicy, Trove, Uid,
 };
 use trove_testkit::backends::{Provider, TestBackends, backends_blocking};
+use trove_testkit::invariants::{self, Checked, Stores};
 use trove_testkit::model::{
     CollectionExpect, Expect, Location, Model, Op, PurgeExpect, ReplaceExpect, Rules, SaveExpect, SaveRequest,
-    TrashCutoff,
+    TrashCutoff, key_with_suffix,
 };
 
 /// Contents: a few bytes from a small alphabet, so identical content (dedup, restore from the
@@ -183,14 +195,28 @@ impl ReferenceStateMachine for Lifecycle {
 // ---------------------------------------------------------------------------------------------
 // Backends
 
-/// Cases and steps run on one backend (shrinking included).
+/// Cases and steps run on one backend (shrinking included), and what the checks looked at.
 struct Stats {
     cases: AtomicUsize,
+    /// Steps of the sequential machine; operations of the concurrent one.
     steps: AtomicUsize,
+    /// Rounds of concurrent operations (the concurrent machine only).
+    rounds: AtomicUsize,
+    /// Rounds whose accepted order was not the first one tried (the concurrent machine only).
+    reordered: AtomicUsize,
+    /// Records whose bytes were read and hashed after a step, summed over steps.
+    bytes_checked: AtomicUsize,
+    /// Contents read back through the façade (records) or the store (kept bytes), summed.
+    retrieved: AtomicUsize,
     /// How often each kind of expected answer came up (coverage).
     outcomes: Mutex<BTreeMap<String, usize>>,
     /// How often each kind of operation ran (coverage).
     ops: Mutex<BTreeMap<&'static str, usize>>,
+    /// Answers accepted only as a lost race, by kind (the concurrent machine only).
+    relaxed: Mutex<BTreeMap<&'static str, usize>>,
+    /// Operations left out of a round because they would run a known race (the concurrent
+    /// machine only).
+    left_out: Mutex<BTreeMap<&'static str, usize>>,
 }
 
 impl Stats {
@@ -198,8 +224,14 @@ impl Stats {
         Stats {
             cases: AtomicUsize::new(0),
             steps: AtomicUsize::new(0),
+            rounds: AtomicUsize::new(0),
+            reordered: AtomicUsize::new(0),
+            bytes_checked: AtomicUsize::new(0),
+            retrieved: AtomicUsize::new(0),
             outcomes: Mutex::new(BTreeMap::new()),
             ops: Mutex::new(BTreeMap::new()),
+            relaxed: Mutex::new(BTreeMap::new()),
+            left_out: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -269,13 +301,67 @@ impl Stats {
         };
         *self.outcomes.lock().unwrap().entry(format!("{kind} -> {answer}")).or_default() += 1;
     }
+
+    fn checked(&self, c: &StepChecked) {
+        self.bytes_checked.fetch_add(c.bytes.records_with_bytes, Ordering::Relaxed);
+        self.retrieved.fetch_add(c.retrieved, Ordering::Relaxed);
+    }
+
+    /// Print what ran, for the lead's figures.
+    fn print(&self, name: &str, elapsed: Duration, asked: u32, describe: &str) {
+        let rounds = self.rounds.load(Ordering::Relaxed);
+        let what = if rounds > 0 {
+            format!(
+                "{} rounds of concurrent operations, {} operations ({} rounds accepted in an order other than the \
+                 first tried)",
+                rounds,
+                self.steps.load(Ordering::Relaxed),
+                self.reordered.load(Ordering::Relaxed)
+            )
+        } else {
+            format!("{} steps", self.steps.load(Ordering::Relaxed))
+        };
+        note(&format!(
+            "state_machine {name}: {} cases, {what} in {:.1} s ({asked} cases asked for; {describe})",
+            self.cases.load(Ordering::Relaxed),
+            elapsed.as_secs_f64(),
+        ));
+        note(&format!(
+            "state_machine {name}: after every step: {} record byte checks (read and hashed), {} saved contents read \
+             back",
+            self.bytes_checked.load(Ordering::Relaxed),
+            self.retrieved.load(Ordering::Relaxed)
+        ));
+        note(&format!("state_machine {name}: operations: {}", join(&self.ops.lock().unwrap())));
+        note(&format!("state_machine {name}: answers: {}", join(&self.outcomes.lock().unwrap())));
+        if rounds > 0 {
+            note(&format!(
+                "state_machine {name}: answers accepted as a lost race: {}",
+                join(&self.relaxed.lock().unwrap())
+            ));
+            note(&format!(
+                "state_machine {name}: operations left out (known races, see RACES): {}",
+                join(&self.left_out.lock().unwrap())
+            ));
+        }
+    }
 }
+
+fn join<K: std::fmt::Display>(m: &BTreeMap<K, usize>) -> String {
+    m.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Opens another handle on an open instance, as a second client does (its own catalog
+/// connection and store), on the given runtime.
+type Connect = Arc<dyn Fn(&tokio::runtime::Runtime) -> Trove + Send + Sync>;
 
 /// A fresh instance on some backend, and what must live as long as it.
 struct Opened {
     trove: Trove,
     /// The default storage location's store, to read the listing through the port.
     store: Arc<dyn ObjectStore>,
+    /// Another client of the same instance.
+    connect: Connect,
     guard: Box<dyn Any>,
 }
 
@@ -283,15 +369,19 @@ trait Backend: 'static {
     const NAME: &'static str;
     /// Cases per run unless `PROPTEST_CASES` says otherwise.
     const DEFAULT_CASES: u32;
+    /// Cases of the concurrent machine unless `PROPTEST_CASES` says otherwise.
+    const DEFAULT_CONCURRENT_CASES: u32 = 16;
     fn available(b: &TestBackends) -> bool;
     fn open(b: &TestBackends, rt: &tokio::runtime::Runtime) -> Opened;
     fn stats() -> &'static Stats;
+    fn concurrent_stats() -> &'static Stats;
 }
 
 struct SqliteFs;
 impl Backend for SqliteFs {
     const NAME: &'static str = "sqlite_fs";
     const DEFAULT_CASES: u32 = 192;
+    const DEFAULT_CONCURRENT_CASES: u32 = 96;
     fn available(_: &TestBackends) -> bool {
         true
     }
@@ -300,9 +390,17 @@ impl Backend for SqliteFs {
         let root = dir.path().join("data");
         let trove = rt.block_on(Trove::init(InitOptions::local(&root))).expect("init sqlite+fs");
         let store = rt.block_on(trove::open_store(&trove.default_storage().root)).expect("open fs store");
-        Opened { trove, store, guard: Box::new(dir) }
+        let location = root.to_str().expect("a UTF-8 temporary path").to_owned();
+        let connect: Connect = Arc::new(move |rt| {
+            rt.block_on(Trove::builder().location(location.clone()).user("writer").open()).expect("open sqlite+fs")
+        });
+        Opened { trove, store, connect, guard: Box::new(dir) }
     }
     fn stats() -> &'static Stats {
+        static S: Stats = Stats::new();
+        &S
+    }
+    fn concurrent_stats() -> &'static Stats {
         static S: Stats = Stats::new();
         &S
     }
@@ -326,10 +424,25 @@ fn init_shared(rt: &tokio::runtime::Runtime, url: &str, store: Arc<dyn ObjectSto
     })
 }
 
+/// Another client of a PostgreSQL instance: its own connection and its own store.
+fn connect_shared(url: String, store: impl Fn() -> Arc<dyn ObjectStore> + Send + Sync + 'static) -> Connect {
+    Arc::new(move |rt| {
+        let store = {
+            let _rt = rt.enter();
+            store()
+        };
+        rt.block_on(async {
+            let catalog = trove::connect_catalog(&url).await.expect("connect PostgreSQL");
+            Trove::builder().catalog(catalog).store(store).user("writer").open().await.expect("open the instance")
+        })
+    })
+}
+
 struct PostgresS3;
 impl Backend for PostgresS3 {
     const NAME: &'static str = "postgres_s3";
     const DEFAULT_CASES: u32 = 64;
+    const DEFAULT_CONCURRENT_CASES: u32 = 24;
     fn available(b: &TestBackends) -> bool {
         b.provider() != Provider::Embedded
     }
@@ -343,14 +456,22 @@ impl Backend for PostgresS3 {
             secret_access_key: Some(bucket.secret_access_key.clone()),
             ..trove_storage::S3Config::new(bucket.bucket.clone(), "")
         };
-        let store: Arc<dyn ObjectStore> = {
+        let make = move || -> Arc<dyn ObjectStore> {
+            Arc::new(trove_storage::OpendalStore::s3(cfg.clone()).expect("S3 store"))
+        };
+        let store = {
             let _rt = rt.enter();
-            Arc::new(trove_storage::OpendalStore::s3(cfg).expect("S3 store"))
+            make()
         };
         let trove = init_shared(rt, &db.url, store.clone());
-        Opened { trove, store, guard: Box::new(db) }
+        let connect = connect_shared(db.url.clone(), make);
+        Opened { trove, store, connect, guard: Box::new(db) }
     }
     fn stats() -> &'static Stats {
+        static S: Stats = Stats::new();
+        &S
+    }
+    fn concurrent_stats() -> &'static Stats {
         static S: Stats = Stats::new();
         &S
     }
@@ -372,21 +493,654 @@ impl Backend for PostgresGcs {
             emulator: true,
             ..trove_storage::GcsConfig::new(bucket.bucket.clone(), "")
         };
-        let store: Arc<dyn ObjectStore> = {
+        let make = move || -> Arc<dyn ObjectStore> {
+            Arc::new(trove_storage::OpendalStore::gcs(cfg.clone()).expect("GCS store"))
+        };
+        let store = {
             let _rt = rt.enter();
-            Arc::new(trove_storage::OpendalStore::gcs(cfg).expect("GCS store"))
+            make()
         };
         let trove = init_shared(rt, &db.url, store.clone());
-        Opened { trove, store, guard: Box::new(db) }
+        let connect = connect_shared(db.url.clone(), make);
+        Opened { trove, store, connect, guard: Box::new(db) }
     }
     fn stats() -> &'static Stats {
+        static S: Stats = Stats::new();
+        &S
+    }
+    fn concurrent_stats() -> &'static Stats {
         static S: Stats = Stats::new();
         &S
     }
 }
 
 // ---------------------------------------------------------------------------------------------
-// The system under test
+// Running operations and checking answers (shared by the sequential and concurrent machines)
+
+/// `Err(message)` unless the condition holds.
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!($($msg)+));
+        }
+    };
+}
+
+/// `Err(message: left != right)` unless both are equal.
+macro_rules! ensure_eq {
+    ($left:expr, $right:expr, $($msg:tt)+) => {{
+        let (left, right) = (&$left, &$right);
+        if left != right {
+            return Err(format!("{}: {:?} != {:?}", format!($($msg)+), left, right));
+        }
+    }};
+}
+
+/// Slot -> uid, family -> stem and collection slot -> uid, as the system answered.
+#[derive(Debug, Clone, Default)]
+struct Ids {
+    uids: Vec<Uid>,
+    stems: Vec<Stem>,
+    cuids: Vec<Uid>,
+    /// Uids an answer named before the order being tried created them (the concurrent machine
+    /// checks that the round created them).
+    named_later: Vec<Uid>,
+}
+
+impl Ids {
+    fn uid(&self, slot: usize) -> Uid {
+        self.uids[slot].clone()
+    }
+
+    fn cuid(&self, slot: usize) -> Uid {
+        self.cuids[slot].clone()
+    }
+
+    /// The storage key of a model location.
+    fn storage_key(&self, loc: &Location) -> String {
+        match loc {
+            Location::Real(k) => k.clone(),
+            Location::Managed { family, version, suffix } => {
+                let uid = self.stems[*family].uid(*version).expect("a valid version");
+                managed_storage_key(&uid, suffix)
+            }
+        }
+    }
+
+    fn display(&self, store: &dyn ObjectStore, loc: &Location) -> String {
+        store.display_path(&self.storage_key(loc))
+    }
+}
+
+/// What the system answered to one operation.
+#[derive(Debug)]
+enum Observed {
+    Save(trove::Result<SaveOutcome>),
+    Moved(trove::Result<Vec<trove::Moved>>),
+    Purged(trove::Result<PurgeReport>),
+    EmptiedTrash(trove::Result<(Vec<trove::Artifact>, PurgeReport)>),
+    Replaced(trove::Result<ReplaceOutcome>),
+    Collection(trove::Result<CollectionOutcome>),
+    CollectionsMoved(trove::Result<Vec<trove::MovedCollection>>),
+    CollectionsPurged(trove::Result<Vec<trove::Collection>>),
+}
+
+impl Observed {
+    fn error(&self) -> Option<&trove::Error> {
+        match self {
+            Observed::Save(Err(e))
+            | Observed::Moved(Err(e))
+            | Observed::Purged(Err(e))
+            | Observed::EmptiedTrash(Err(e))
+            | Observed::Replaced(Err(e))
+            | Observed::Collection(Err(e))
+            | Observed::CollectionsMoved(Err(e))
+            | Observed::CollectionsPurged(Err(e)) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// One line, for failure messages.
+    fn brief(&self) -> String {
+        if let Some(e) = self.error() {
+            return format!("error {}: {}", e.kind(), e.message());
+        }
+        let arts = |v: &mut dyn Iterator<Item = &trove::Artifact>| {
+            v.map(|a| format!("{} {} on {}", a.uid, a.hash, a.branch)).collect::<Vec<_>>().join(", ")
+        };
+        match self {
+            Observed::Save(Ok(o)) => {
+                let a = o.artifact();
+                format!("{} {} (hash {}, on {})", o.name(), a.uid, a.hash, a.branch)
+            }
+            Observed::Moved(Ok(m)) => {
+                m.iter().map(|m| format!("{} {:?}", m.artifact.uid, m.transition)).collect::<Vec<_>>().join(", ")
+            }
+            Observed::Purged(Ok(r)) => format!("purged {}", arts(&mut r.purged.iter().map(|p| &p.artifact))),
+            Observed::EmptiedTrash(Ok((l, r))) => {
+                format!("listed [{}], purged {}", arts(&mut l.iter()), r.purged.len())
+            }
+            Observed::Replaced(Ok(o)) => format!("{} {} (hash {})", o.name(), o.artifact().uid, o.artifact().hash),
+            Observed::Collection(Ok(o)) => format!("{o:?}"),
+            Observed::CollectionsMoved(Ok(m)) => {
+                m.iter().map(|m| format!("{} {:?}", m.collection.uid, m.transition)).collect::<Vec<_>>().join(", ")
+            }
+            Observed::CollectionsPurged(Ok(c)) => {
+                format!("deleted {}", c.iter().map(|c| c.uid.to_string()).collect::<Vec<_>>().join(", "))
+            }
+            _ => unreachable!("errors are handled above"),
+        }
+    }
+}
+
+/// Run one operation. A replace reads its source from `source` with the suffix appended.
+async fn execute(trove: &Trove, ids: &Ids, op: &Op, source: &Path) -> Observed {
+    let uids = |slots: &[usize]| -> Vec<Uid> { slots.iter().map(|s| ids.uid(*s)).collect() };
+    let cuids = |slots: &[usize]| -> Vec<Uid> { slots.iter().map(|c| ids.cuid(*c)).collect() };
+    match op {
+        Op::Save(req) => {
+            let source = Source::Bytes { data: req.content.clone().into(), suffix: None };
+            let mut opts = match &req.key {
+                Some(k) => SaveOptions::key(k.clone()),
+                None => SaveOptions::description("a keyless artifact"),
+            };
+            if req.real {
+                opts = opts.real_key();
+            }
+            opts.allow_duplicate = req.allow_duplicate;
+            Observed::Save(trove.save(source, opts).await)
+        }
+        Op::Delete(slot) => Observed::Moved(trove.delete(&ids.uid(*slot)).await.map(|m| vec![m])),
+        Op::Trash(slots) => Observed::Moved(trove.trash(&uids(slots)).await),
+        Op::Restore(slots) => Observed::Moved(trove.restore(&uids(slots)).await),
+        Op::Archive(slots) => Observed::Moved(trove.archive(&uids(slots)).await),
+        Op::DeletePermanently(slots, policy) => Observed::Purged(trove.delete_permanently(&uids(slots), *policy).await),
+        Op::EmptyTrash { cutoff, dry_run } => {
+            let older_than = match cutoff {
+                TrashCutoff::Everything => None,
+                TrashCutoff::LongAgo => Some(Duration::from_secs(365 * 24 * 3600)),
+            };
+            let emptied = async {
+                let plan = trove.plan_empty_trash(&trove::EmptyTrashOptions { older_than }).await?;
+                let report = if *dry_run { Default::default() } else { trove.apply_empty_trash(&plan).await?.purge };
+                Ok((plan.items, report))
+            };
+            Observed::EmptiedTrash(emptied.await)
+        }
+        Op::Replace { slot, content, suffix } => {
+            let mut path = source.as_os_str().to_owned();
+            path.push(suffix);
+            let path = std::path::PathBuf::from(path);
+            std::fs::write(&path, content).expect("write the replace source");
+            Observed::Replaced(trove.replace(ids.uid(*slot).as_str(), Source::Path(path)).await)
+        }
+        Op::CreateCollection { members, key } => {
+            let opts = match key {
+                Some(k) => CollectionOptions::key(k.clone()),
+                None => CollectionOptions { key: None, description: Some("a collection".into()) },
+            };
+            Observed::Collection(trove.create_collection(&uids(members), opts).await)
+        }
+        Op::TrashCollections(slots) => Observed::CollectionsMoved(trove.trash_collections(&cuids(slots)).await),
+        Op::RestoreCollections(slots) => Observed::CollectionsMoved(trove.restore_collections(&cuids(slots)).await),
+        Op::DeleteCollectionsPermanently(slots) => {
+            Observed::CollectionsPurged(trove.delete_collections_permanently(&cuids(slots)).await)
+        }
+    }
+}
+
+/// Compare the system's answer to `op` with the model's prediction `expect` (`model` is the
+/// state after the operation); on a match, remember the uids of what it created.
+fn accept(
+    ids: &mut Ids,
+    model: &Model,
+    op: &Op,
+    expect: &Expect,
+    got: &Observed,
+    store: &dyn ObjectStore,
+) -> Result<(), String> {
+    if let (Expect::Failed(kind), Some(e)) = (expect, got.error()) {
+        ensure_eq!(e.kind(), *kind, "the error: {e}");
+        return Ok(());
+    }
+    match (op, got) {
+        (Op::Save(req), Observed::Save(Ok(o))) => accept_save(ids, model, req, expect, o),
+        (Op::Delete(s), Observed::Moved(Ok(m))) => accept_moved(ids, model, std::slice::from_ref(s), expect, m),
+        (Op::Trash(s) | Op::Restore(s) | Op::Archive(s), Observed::Moved(Ok(m))) => {
+            accept_moved(ids, model, s, expect, m)
+        }
+        (Op::DeletePermanently(..), Observed::Purged(Ok(report))) => {
+            let Expect::Purged(want) = expect else { return Err(format!("expected {expect:?}")) };
+            accept_purge(ids, want, report, store)
+        }
+        (Op::EmptyTrash { .. }, Observed::EmptiedTrash(Ok((listed, report)))) => {
+            let Expect::EmptiedTrash { doomed, purged } = expect else { return Err(format!("expected {expect:?}")) };
+            let want: BTreeSet<String> = doomed.iter().map(|s| ids.uids[*s].to_string()).collect();
+            let got: BTreeSet<String> = listed.iter().map(|a| a.uid.to_string()).collect();
+            ensure_eq!(got, want, "empty_trash lists exactly the trash");
+            accept_purge(ids, purged, report, store)
+        }
+        (Op::Replace { .. }, Observed::Replaced(Ok(o))) => accept_replace(ids, model, expect, o, store),
+        (Op::CreateCollection { .. }, Observed::Collection(Ok(o))) => accept_collection(ids, model, expect, o),
+        (Op::TrashCollections(_) | Op::RestoreCollections(_), Observed::CollectionsMoved(Ok(moved))) => {
+            let Expect::CollectionsMoved(want) = expect else { return Err(format!("expected {expect:?}")) };
+            let got: Vec<(String, trove::Transition)> =
+                moved.iter().map(|m| (m.collection.uid.to_string(), m.transition)).collect();
+            let want: Vec<(String, trove::Transition)> =
+                want.iter().map(|(c, t)| (ids.cuids[*c].to_string(), *t)).collect();
+            ensure_eq!(got, want, "collections moved");
+            Ok(())
+        }
+        (Op::DeleteCollectionsPermanently(_), Observed::CollectionsPurged(Ok(gone))) => {
+            let Expect::CollectionsPurged(want) = expect else { return Err(format!("expected {expect:?}")) };
+            let got: Vec<String> = gone.iter().map(|c| c.uid.to_string()).collect();
+            let want: Vec<String> = want.iter().map(|c| ids.cuids[*c].to_string()).collect();
+            ensure_eq!(got, want, "collections deleted permanently");
+            Ok(())
+        }
+        _ => Err(format!("expected {expect:?}, got {}", got.brief())),
+    }
+}
+
+fn accept_save(
+    ids: &mut Ids,
+    model: &Model,
+    req: &SaveRequest,
+    expect: &Expect,
+    got: &SaveOutcome,
+) -> Result<(), String> {
+    let a = got.artifact();
+    // Whatever the answer, it names a record holding exactly the content asked for.
+    ensure_eq!((a.size, &a.hash), (req.content.len() as u64, &hash_bytes(&req.content).hash), "content of {}", a.uid);
+    match (expect, got) {
+        (Expect::Saved(SaveExpect::Created { slot }), SaveOutcome::Created { artifact }) => {
+            ensure_eq!(*slot, ids.uids.len(), "slot of the new record");
+            ensure_eq!(model.records[*slot].family, ids.stems.len(), "a new family");
+            ensure_eq!(artifact.uid.version_index(), 0, "the first version");
+            ensure!(!ids.stems.contains(&artifact.uid.stem()), "{} is a new family, not an old one", artifact.uid);
+            ids.stems.push(artifact.uid.stem());
+            ids.uids.push(artifact.uid.clone());
+            ensure_eq!(artifact.storage_key(), ids.storage_key(&model.records[*slot].location), "where its bytes are");
+        }
+        (
+            Expect::Saved(SaveExpect::NewVersion { slot, previous }),
+            SaveOutcome::NewVersion { artifact, previous: prev },
+        ) => {
+            ensure_eq!(*slot, ids.uids.len(), "slot of the new record");
+            ensure_eq!(*prev, ids.uids[*previous], "the version it follows");
+            let r = &model.records[*slot];
+            ensure_eq!(artifact.uid.stem(), ids.stems[r.family], "same family");
+            ensure_eq!(artifact.uid.version_index(), r.version, "next version suffix");
+            ensure!(!ids.uids.contains(&artifact.uid), "{} is a new record", artifact.uid);
+            ensure_eq!(artifact.storage_key(), ids.storage_key(&r.location), "where its bytes are");
+            ids.uids.push(artifact.uid.clone());
+        }
+        (Expect::Saved(SaveExpect::Existing { candidates }), SaveOutcome::Existing { artifact }) => {
+            ensure!(
+                candidates.iter().any(|c| ids.uids[*c] == artifact.uid),
+                "existing: got {}, expected one of {:?}",
+                artifact.uid,
+                candidates.iter().map(|c| ids.uids[*c].to_string()).collect::<Vec<_>>()
+            );
+        }
+        (Expect::Saved(SaveExpect::RestoredFromTrash { slot }), SaveOutcome::RestoredFromTrash { artifact }) => {
+            ensure_eq!(artifact.uid, ids.uids[*slot], "the record restored");
+            ensure_eq!(Some(artifact.branch), model.records[*slot].branch, "its branch");
+        }
+        (want, got) => return Err(format!("save: expected {want:?}, got {} {}", got.name(), got.artifact().uid)),
+    }
+    Ok(())
+}
+
+fn accept_moved(
+    ids: &Ids,
+    model: &Model,
+    slots: &[usize],
+    expect: &Expect,
+    moved: &[trove::Moved],
+) -> Result<(), String> {
+    let Expect::Moved(want) = expect else { return Err(format!("{slots:?}: expected {expect:?}")) };
+    let got: Vec<(String, trove::Transition)> =
+        moved.iter().map(|m| (m.artifact.uid.to_string(), m.transition)).collect();
+    let want: Vec<(String, trove::Transition)> = want.iter().map(|(s, t)| (ids.uids[*s].to_string(), *t)).collect();
+    ensure_eq!(got, want, "{slots:?} moved");
+    for m in moved {
+        let slot = slots.iter().find(|s| ids.uids[**s] == m.artifact.uid).expect("asked for");
+        ensure_eq!(Some(m.artifact.branch), model.records[*slot].branch, "branch of {} after the move", m.artifact.uid);
+    }
+    Ok(())
+}
+
+/// Paths a purge report gives for one record: removed, kept (with why), missing.
+type ReportedPaths = (Vec<String>, Vec<(String, trove::KeepReason)>, Vec<String>);
+
+fn accept_purge(ids: &Ids, want: &[PurgeExpect], report: &PurgeReport, store: &dyn ObjectStore) -> Result<(), String> {
+    let mut got: HashMap<String, ReportedPaths> = HashMap::new();
+    for p in &report.purged {
+        let kept = p.kept_paths.iter().map(|k| (k.path.clone(), k.reason)).collect();
+        let prev = got.insert(p.artifact.uid.to_string(), (p.removed_paths.clone(), kept, p.missing_paths.clone()));
+        ensure!(prev.is_none(), "{} reported twice", p.artifact.uid);
+    }
+    ensure_eq!(got.len(), want.len(), "one entry per record deleted: {report:?}");
+    for w in want {
+        let uid = ids.uids[w.slot].to_string();
+        let Some((removed, kept, missing)) = got.get(&uid) else { return Err(format!("{uid} not reported")) };
+        let path = ids.display(store, &w.location);
+        match (w.kept, w.missing) {
+            (Some(reason), _) => {
+                ensure_eq!(kept, &vec![(path, reason)], "{uid} kept");
+                ensure!(
+                    removed.is_empty() && missing.is_empty(),
+                    "{uid}: kept, yet removed {removed:?} or missing {missing:?}"
+                );
+            }
+            (None, false) => {
+                ensure_eq!(removed, &vec![path], "{uid} removed");
+                ensure!(
+                    kept.is_empty() && missing.is_empty(),
+                    "{uid}: removed, yet kept {kept:?} or missing {missing:?}"
+                );
+            }
+            (None, true) => {
+                ensure_eq!(missing, &vec![path], "{uid} missing");
+                ensure!(
+                    kept.is_empty() && removed.is_empty(),
+                    "{uid}: missing, yet kept {kept:?} or removed {removed:?}"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn accept_replace(
+    ids: &Ids,
+    model: &Model,
+    expect: &Expect,
+    got: &ReplaceOutcome,
+    store: &dyn ObjectStore,
+) -> Result<(), String> {
+    match (expect, got) {
+        (Expect::Replaced(ReplaceExpect::Unchanged { slot }), ReplaceOutcome::Unchanged { artifact }) => {
+            ensure_eq!(artifact.uid, ids.uids[*slot], "the record");
+        }
+        (
+            Expect::Replaced(ReplaceExpect::Replaced { slot, renamed, moved }),
+            ReplaceOutcome::Replaced { artifact, renamed: got_renamed, moved: got_moved, removed_paths, left_behind },
+        ) => {
+            ensure_eq!(artifact.uid, ids.uids[*slot], "same uid and version");
+            let r = &model.records[*slot];
+            ensure_eq!(Some(artifact.branch), r.branch, "replace keeps the branch");
+            ensure_eq!(artifact.suffix, r.suffix, "suffix");
+            ensure_eq!(
+                (artifact.size, &artifact.hash),
+                (r.content.len() as u64, &hash_bytes(&r.content).hash),
+                "new content"
+            );
+            ensure_eq!(got_renamed.clone().map(|x| (x.from, x.to)), renamed.clone(), "the key's rename");
+            let want_moved = moved.as_ref().map(|(a, b)| (ids.display(store, a), ids.display(store, b)));
+            ensure_eq!(got_moved.clone().map(|x| (x.from, x.to)), want_moved, "the bytes' move");
+            let want_removed: Vec<String> = moved.iter().map(|(a, _)| ids.display(store, a)).collect();
+            ensure_eq!(removed_paths, &want_removed, "old bytes removed");
+            ensure!(left_behind.is_empty(), "nothing left behind: {left_behind:?}");
+        }
+        (want, got) => return Err(format!("replace: expected {want:?}, got {} {}", got.name(), got.artifact().uid)),
+    }
+    Ok(())
+}
+
+fn accept_collection(ids: &mut Ids, model: &Model, expect: &Expect, got: &CollectionOutcome) -> Result<(), String> {
+    match (expect, got) {
+        (Expect::Collection(CollectionExpect::Created { slot }), CollectionOutcome::Created { collection }) => {
+            ensure_eq!(*slot, ids.cuids.len(), "slot of the new collection");
+            ensure_eq!(collection.version_index(), 0, "the first version");
+            ids.cuids.push(collection.uid.clone());
+        }
+        (
+            Expect::Collection(CollectionExpect::NewVersion { slot, previous }),
+            CollectionOutcome::NewVersion { collection, previous: prev },
+        ) => {
+            ensure_eq!(*slot, ids.cuids.len(), "slot of the new collection");
+            ensure_eq!(*prev, ids.cuids[*previous], "the version it follows");
+            ensure_eq!(collection.uid.stem(), prev.stem(), "same collection family");
+            ensure_eq!(collection.version_index(), model.collections[*slot].version, "next collection version");
+            ids.cuids.push(collection.uid.clone());
+        }
+        (Expect::Collection(CollectionExpect::Existing { slot }), CollectionOutcome::Existing { collection }) => {
+            ensure_eq!(collection.uid, ids.cuids[*slot], "the collection");
+        }
+        (want, got) => return Err(format!("create_collection: expected {want:?}, got {got:?}")),
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the system holds after a step, and the checks on it
+
+/// Every key a lookup is checked for: the keys saves use, with each suffix a replace may give
+/// them, and any other key the model holds.
+fn lookup_keys(model: &Model) -> BTreeSet<String> {
+    let mut keys: BTreeSet<String> =
+        KEYS.iter().flat_map(|k| SUFFIXES.iter().map(move |s| key_with_suffix(k, ".txt", s))).collect();
+    keys.extend(model.records.iter().filter_map(|r| r.key.clone()));
+    keys
+}
+
+/// The catalog and the storage listing as the system shows them after a step.
+struct Snapshot {
+    /// Every record, all branches, pending ones included.
+    all: Vec<trove::Artifact>,
+    default: BTreeSet<String>,
+    default_count: u64,
+    branches: Vec<(BranchId, BTreeSet<String>)>,
+    /// Lookup by key: the uid found, or the error kind.
+    lookups: BTreeMap<String, Result<String, ErrorKind>>,
+    collections: Vec<trove::Collection>,
+    /// Every object but Trove's own catalog and marker files.
+    listing: BTreeMap<String, ObjectMeta>,
+}
+
+async fn snapshot(trove: &Trove, store: &dyn ObjectStore, keys: &BTreeSet<String>) -> Snapshot {
+    let all = trove
+        .list(&ArtifactQuery {
+            branch: BranchSelection::All,
+            include_pending: true,
+            order: Order::Version,
+            ..ArtifactQuery::default()
+        })
+        .await
+        .expect("list all");
+    let default = set_of(&trove.list(&ArtifactQuery::new()).await.expect("default list"));
+    let default_count = trove.count(&ArtifactQuery::new()).await.expect("count");
+    let mut branches = Vec::new();
+    for b in [BranchId::MAIN, BranchId::ARCHIVE, BranchId::TRASH] {
+        let got = trove.list(&ArtifactQuery::new().branch(BranchSelection::Only(b))).await.expect("list a branch");
+        branches.push((b, set_of(&got)));
+    }
+    let mut lookups = BTreeMap::new();
+    for key in keys {
+        lookups.insert(key.clone(), trove.get(key).await.map(|a| a.uid.to_string()).map_err(|e| e.kind()));
+    }
+    let collections = trove
+        .collections(&CollectionQuery { branch: BranchSelection::All, ..CollectionQuery::default() })
+        .await
+        .expect("list collections");
+    let listing = store
+        .list("")
+        .await
+        .expect("storage listing")
+        .into_iter()
+        .filter(|o| o.key != ".trove/storage.json" && !o.key.starts_with(".trove/trove.db"))
+        .map(|o| (o.key.clone(), o))
+        .collect();
+    Snapshot { all, default, default_count, branches, lookups, collections, listing }
+}
+
+/// The catalog against the model, and spec 1's default views (section 5).
+fn verify_catalog(snap: &Snapshot, model: &Model, ids: &Ids) -> Result<(), String> {
+    let all = &snap.all;
+    for a in all {
+        ensure!(a.pending.is_none(), "no operation left in progress: {a:?}");
+    }
+    let by_uid: HashMap<String, &trove::Artifact> = all.iter().map(|a| (a.uid.to_string(), a)).collect();
+    let live: Vec<usize> = model.existing().collect();
+    ensure_eq!(all.len(), live.len(), "records in the catalog: {:?}", uids_of(all));
+    for slot in live {
+        let r = &model.records[slot];
+        let uid = ids.uids[slot].to_string();
+        let Some(a) = by_uid.get(&uid) else { return Err(format!("slot {slot} ({uid}) missing from the catalog")) };
+        let what = format!("slot {slot} ({uid})");
+        ensure_eq!(Some(a.branch), r.branch, "{what}: branch");
+        ensure_eq!(a.trashed_from, r.trashed_from, "{what}: trashed_from");
+        ensure_eq!(a.is_latest, model.is_latest(slot), "{what}: is_latest");
+        ensure_eq!(a.key.as_ref().map(|k| k.as_str().to_owned()), r.key, "{what}: key");
+        ensure_eq!(a.stem(), ids.stems[r.family], "{what}: family");
+        ensure_eq!(a.version_index(), r.version, "{what}: version");
+        let h = hash_bytes(&r.content);
+        ensure_eq!((a.size, &a.hash), (h.size, &h.hash), "{what}: size and hash");
+        ensure_eq!(a.storage_key(), ids.storage_key(&r.location), "{what}: where its bytes are");
+    }
+
+    // Default queries show main only; a named branch shows exactly that branch.
+    let uid_set =
+        |slots: Vec<usize>| -> BTreeSet<String> { slots.into_iter().map(|s| ids.uids[s].to_string()).collect() };
+    ensure_eq!(snap.default, uid_set(model.default_view()), "default view: main only");
+    ensure_eq!(snap.default_count, model.default_view().len() as u64, "default count");
+    for (b, got) in &snap.branches {
+        ensure_eq!(*got, uid_set(model.on_branch(*b)), "branch {b}");
+    }
+    let mut keys: BTreeSet<String> = KEYS.iter().map(|k| (*k).to_owned()).collect();
+    keys.extend(model.records.iter().filter_map(|r| r.key.clone()));
+    for key in &keys {
+        let Some(got) = snap.lookups.get(key) else { return Err(format!("key {key} was not looked up")) };
+        let want = match model.head_on_main_by_key(key) {
+            Some(s) => Ok(ids.uids[s].to_string()),
+            None => Err(ErrorKind::NotFound),
+        };
+        ensure_eq!(*got, want, "lookup of key {key}");
+    }
+
+    // Collections: every one on any branch, with its members, version, branch and head.
+    let cols = &snap.collections;
+    let by_cuid: HashMap<String, &trove::Collection> = cols.iter().map(|c| (c.uid.to_string(), c)).collect();
+    let live: Vec<usize> = model.existing_collections().collect();
+    ensure_eq!(
+        cols.len(),
+        live.len(),
+        "collections in the catalog: {:?}",
+        cols.iter().map(|c| format!("{} on {}", c.uid, c.branch)).collect::<Vec<_>>()
+    );
+    for slot in live {
+        let m = &model.collections[slot];
+        let uid = ids.cuids[slot].to_string();
+        let what = format!("collection {slot} ({uid})");
+        let Some(c) = by_cuid.get(&uid) else { return Err(format!("{what} missing from the catalog")) };
+        ensure_eq!(Some(c.branch), m.branch, "{what}: branch");
+        ensure_eq!(c.trashed_from, m.trashed_from, "{what}: trashed_from");
+        ensure_eq!(c.is_latest, model.is_latest_collection(slot), "{what}: is_latest");
+        ensure_eq!(c.key, m.key, "{what}: key");
+        ensure_eq!(c.version_index(), m.version, "{what}: version");
+        let members: Vec<Uid> = m.members.iter().map(|s| ids.uid(*s)).collect();
+        ensure_eq!(c.members, members, "{what}: members, in order");
+    }
+    Ok(())
+}
+
+/// Storage holds exactly the objects the model holds (bytes kept or removed as the policy
+/// says), with their sizes, and their MD5 where the server reports one.
+fn verify_storage(snap: &Snapshot, model: &Model, ids: &Ids) -> Result<(), String> {
+    let want: BTreeMap<String, &Vec<u8>> = model.objects.iter().map(|(loc, c)| (ids.storage_key(loc), c)).collect();
+    ensure_eq!(
+        snap.listing.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "objects in storage (bytes kept or removed as the policy says)"
+    );
+    for (key, content) in &want {
+        let meta = &snap.listing[key];
+        ensure_eq!(meta.size, content.len() as u64, "size of {key}");
+        if let Some(md5) = meta.content_md5 {
+            ensure_eq!(md5, md5_digest(content), "md5 of {key} as the server reports it");
+        }
+    }
+    Ok(())
+}
+
+/// What the checks after one step looked at.
+struct StepChecked {
+    bytes: Checked,
+    /// Contents read back and compared with what was saved.
+    retrieved: usize,
+}
+
+/// After every step, on the snapshot the model was accepted against: storage against the
+/// model; every record's bytes read and hashed (spec 1 §4, invariant 1, on the system alone);
+/// and every content the model holds read back, byte for byte: a record's through the façade,
+/// bytes kept after permanent deletion through the store.
+async fn check_bytes(
+    trove: &Trove,
+    store: &Arc<dyn ObjectStore>,
+    snap: &Snapshot,
+    model: &Model,
+    ids: &Ids,
+) -> Result<StepChecked, String> {
+    let stores: Stores = [(trove.default_storage().id, store.clone())].into_iter().collect();
+    let bytes = invariants::check_records(&snap.all, &stores).await.map_err(|v| v.to_string())?;
+    verify_storage(snap, model, ids)?;
+    let by_uid: HashMap<String, &trove::Artifact> = snap.all.iter().map(|a| (a.uid.to_string(), a)).collect();
+    let mut retrieved = 0;
+    let mut held = BTreeSet::new();
+    for slot in model.existing() {
+        let r = &model.records[slot];
+        let a = by_uid[&ids.uids[slot].to_string()];
+        let got =
+            trove.load_bytes(a).await.map_err(|e| format!("slot {slot} ({}): cannot read it back: {e}", a.uid))?;
+        ensure!(
+            got[..] == r.content[..],
+            "slot {slot} ({}): read back {:?}, but {:?} was saved",
+            a.uid,
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&r.content)
+        );
+        held.insert(&r.location);
+        retrieved += 1;
+    }
+    for (loc, content) in model.objects.iter().filter(|(l, _)| !held.contains(l)) {
+        let key = ids.storage_key(loc);
+        let got = store.read_all(&key).await.map_err(|e| format!("kept bytes at {key}: {e}"))?;
+        ensure!(got[..] == content[..], "kept bytes at {key}: {:?}, but {:?} was kept", got, content);
+        retrieved += 1;
+    }
+    Ok(StepChecked { bytes, retrieved })
+}
+
+/// At the end of a case: `fsck` finds nothing, and `gc` (dry run) finds exactly the managed
+/// bytes kept after permanent deletion.
+async fn final_checks(trove: &Trove, store: &dyn ObjectStore, model: &Model, ids: &Ids) -> Result<(), String> {
+    let findings = trove.fsck(&trove::FsckOptions::default().verify_hashes()).await.expect("fsck");
+    ensure!(findings.is_empty(), "fsck: {findings:?}");
+    let gc = trove.plan_gc(&trove::GcOptions::grace(Duration::ZERO).allow_short_grace()).await.expect("gc");
+    let held: BTreeSet<&Location> = model.existing().map(|s| &model.records[s].location).collect();
+    let want: BTreeSet<String> = model
+        .objects
+        .keys()
+        .filter(|l| matches!(l, Location::Managed { .. }) && !held.contains(l))
+        .map(|l| ids.display(store, l))
+        .collect();
+    let got: BTreeSet<String> = gc.items.into_iter().map(|i| i.path).collect();
+    ensure_eq!(got, want, "gc finds exactly the kept managed bytes");
+    Ok(())
+}
+
+fn set_of(v: &[trove::Artifact]) -> BTreeSet<String> {
+    v.iter().map(|a| a.uid.to_string()).collect()
+}
+
+fn uids_of(v: &[trove::Artifact]) -> Vec<String> {
+    v.iter().map(|a| format!("{} on {}", a.uid, a.branch)).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sequential machine
 
 struct Sut {
     rt: tokio::runtime::Runtime,
@@ -395,12 +1149,7 @@ struct Sut {
     guard: Option<Box<dyn Any>>,
     /// The model before the step being applied (the framework hands over the state after it).
     model: Model,
-    /// Slot -> uid, as the system answered.
-    uids: Vec<Uid>,
-    /// Family -> stem, as the system answered.
-    stems: Vec<Stem>,
-    /// Collection slot -> uid, as the system answered.
-    cuids: Vec<Uid>,
+    ids: Ids,
     /// Where replace sources are written (outside every storage location).
     sources: tempfile::TempDir,
     /// What happened so far, for failure messages.
@@ -423,9 +1172,7 @@ impl<B: Backend> StateMachineTest for Harness<B> {
             store: opened.store,
             guard: Some(opened.guard),
             model: model.clone(),
-            uids: Vec::new(),
-            stems: Vec::new(),
-            cuids: Vec::new(),
+            ids: Ids::default(),
             sources: tempfile::tempdir().expect("a directory for replace sources"),
             log: Vec::new(),
         }
@@ -437,16 +1184,34 @@ impl<B: Backend> StateMachineTest for Harness<B> {
         let expect = sut.model.apply(&op);
         assert_eq!(&sut.model, after, "the model is deterministic");
         sut.log.push(format!("{op:?} -> expected {expect:?}"));
-        sut.run(&op, &expect);
+        let ctx = sut.context();
+        let source = sut.sources.path().join(format!("source{}", sut.log.len()));
+        let got = sut.rt.block_on(execute(sut.trove(), &sut.ids, &op, &source));
+        if let Err(e) = accept(&mut sut.ids, &sut.model, &op, &expect, &got, sut.store.as_ref()) {
+            panic!("{e}\n{ctx}");
+        }
         sut
     }
 
     fn check_invariants(sut: &Sut, model: &Model) {
-        sut.check(model);
+        let ctx = sut.context();
+        let trove = sut.trove();
+        let checked = sut.rt.block_on(async {
+            let snap = snapshot(trove, sut.store.as_ref(), &lookup_keys(model)).await;
+            verify_catalog(&snap, model, &sut.ids)?;
+            check_bytes(trove, &sut.store, &snap, model, &sut.ids).await
+        });
+        match checked {
+            Ok(c) => B::stats().checked(&c),
+            Err(e) => panic!("{e}\n{ctx}"),
+        }
     }
 
     fn teardown(mut sut: Sut, model: Model) {
-        sut.final_checks(&model);
+        let ctx = sut.context();
+        if let Err(e) = sut.rt.block_on(final_checks(sut.trove(), sut.store.as_ref(), &model, &sut.ids)) {
+            panic!("{e}\n{ctx}");
+        }
         let trove = sut.trove.take();
         sut.rt.block_on(async move { drop(trove) });
         sut.rt.shutdown_timeout(Duration::from_secs(10));
@@ -454,516 +1219,14 @@ impl<B: Backend> StateMachineTest for Harness<B> {
     }
 }
 
-fn branch_name(b: BranchId) -> String {
-    b.name()
-}
-
 impl Sut {
     fn trove(&self) -> &Trove {
         self.trove.as_ref().expect("open")
     }
 
-    fn uid(&self, slot: usize) -> Uid {
-        self.uids[slot].clone()
-    }
-
     fn context(&self) -> String {
         format!("steps so far:\n  {}", self.log.join("\n  "))
     }
-
-    /// The storage key of a model location.
-    fn storage_key(&self, loc: &Location) -> String {
-        match loc {
-            Location::Real(k) => k.clone(),
-            Location::Managed { family, version, suffix } => {
-                let uid = self.stems[*family].uid(*version).expect("a valid version");
-                managed_storage_key(&uid, suffix)
-            }
-        }
-    }
-
-    fn display(&self, loc: &Location) -> String {
-        self.store.display_path(&self.storage_key(loc))
-    }
-
-    /// Run one operation and compare the answer with the model's prediction.
-    fn run(&mut self, op: &Op, expect: &Expect) {
-        let ctx = self.context();
-        let trove = self.trove().clone();
-        match op {
-            Op::Save(req) => {
-                let source = Source::Bytes { data: req.content.clone().into(), suffix: None };
-                let mut opts = match &req.key {
-                    Some(k) => SaveOptions::key(k.clone()),
-                    None => SaveOptions::description("a keyless artifact"),
-                };
-                if req.real {
-                    opts = opts.real_key();
-                }
-                opts.allow_duplicate = req.allow_duplicate;
-                let got = self.rt.block_on(trove.save(source, opts));
-                self.check_save(expect, got, &ctx);
-            }
-            Op::Delete(slot) => {
-                let got = self.rt.block_on(trove.delete(&self.uid(*slot))).map(|m| vec![m]);
-                self.check_moved(&[*slot], expect, got, &ctx);
-            }
-            Op::Trash(slots) | Op::Restore(slots) | Op::Archive(slots) => {
-                let uids: Vec<Uid> = slots.iter().map(|s| self.uid(*s)).collect();
-                let got = self.rt.block_on(async {
-                    match op {
-                        Op::Trash(_) => trove.trash(&uids).await,
-                        Op::Restore(_) => trove.restore(&uids).await,
-                        _ => trove.archive(&uids).await,
-                    }
-                });
-                self.check_moved(slots, expect, got, &ctx);
-            }
-            Op::DeletePermanently(slots, policy) => {
-                let uids: Vec<Uid> = slots.iter().map(|s| self.uid(*s)).collect();
-                let got = self.rt.block_on(trove.delete_permanently(&uids, *policy));
-                match (expect, got) {
-                    (Expect::Purged(want), Ok(report)) => self.check_purge(want, &report, &ctx),
-                    (Expect::Failed(kind), Err(e)) => assert_eq!(e.kind(), *kind, "{e}\n{ctx}"),
-                    (want, got) => panic!("delete_permanently: expected {want:?}, got {got:?}\n{ctx}"),
-                }
-            }
-            Op::EmptyTrash { cutoff, dry_run } => {
-                let older_than = match cutoff {
-                    TrashCutoff::Everything => None,
-                    TrashCutoff::LongAgo => Some(std::time::Duration::from_secs(365 * 24 * 3600)),
-                };
-                let got = self.rt.block_on(async {
-                    let plan = trove.plan_empty_trash(&trove::EmptyTrashOptions { older_than }).await?;
-                    let report =
-                        if *dry_run { Default::default() } else { trove.apply_empty_trash(&plan).await?.purge };
-                    Ok::<_, trove::Error>((plan.items, report))
-                });
-                let (doomed, purged) = match (expect, got) {
-                    (Expect::EmptiedTrash { doomed, purged }, Ok(got)) => ((doomed, purged), got),
-                    (Expect::Failed(kind), Err(e)) => {
-                        assert_eq!(e.kind(), *kind, "{e}\n{ctx}");
-                        return;
-                    }
-                    (want, got) => panic!("empty_trash: expected {want:?}, got {got:?}\n{ctx}"),
-                };
-                let ((doomed, purged), (listed, report)) = (doomed, purged);
-                let want: BTreeSet<String> = doomed.iter().map(|s| self.uids[*s].to_string()).collect();
-                let got: BTreeSet<String> = listed.iter().map(|a| a.uid.to_string()).collect();
-                assert_eq!(got, want, "empty_trash lists exactly the trash\n{ctx}");
-                self.check_purge(purged, &report, &ctx);
-            }
-            Op::Replace { slot, content, suffix } => {
-                let n = self.log.len();
-                let path = self.sources.path().join(format!("source{n}{suffix}"));
-                std::fs::write(&path, content).expect("write the replace source");
-                let got = self.rt.block_on(trove.replace(self.uid(*slot).as_str(), Source::Path(path)));
-                self.check_replace(expect, got, &ctx);
-            }
-            Op::CreateCollection { members, key } => {
-                let uids: Vec<Uid> = members.iter().map(|s| self.uid(*s)).collect();
-                let opts = match key {
-                    Some(k) => CollectionOptions::key(k.clone()),
-                    None => CollectionOptions { key: None, description: Some("a collection".into()) },
-                };
-                let got = self.rt.block_on(trove.create_collection(&uids, opts));
-                self.check_collection(members, expect, got, &ctx);
-            }
-            Op::TrashCollections(slots) | Op::RestoreCollections(slots) => {
-                let uids: Vec<Uid> = slots.iter().map(|c| self.cuid(*c)).collect();
-                let got = self.rt.block_on(async {
-                    match op {
-                        Op::TrashCollections(_) => trove.trash_collections(&uids).await,
-                        _ => trove.restore_collections(&uids).await,
-                    }
-                });
-                match (expect, got) {
-                    (Expect::CollectionsMoved(want), Ok(moved)) => {
-                        let got: Vec<(String, trove::Transition)> =
-                            moved.iter().map(|m| (m.collection.uid.to_string(), m.transition)).collect();
-                        let want: Vec<(String, trove::Transition)> =
-                            want.iter().map(|(c, t)| (self.cuids[*c].to_string(), *t)).collect();
-                        assert_eq!(got, want, "collections {slots:?}\n{ctx}");
-                    }
-                    (Expect::Failed(kind), Err(e)) => assert_eq!(e.kind(), *kind, "{e}\n{ctx}"),
-                    (want, got) => panic!("collections {slots:?}: expected {want:?}, got {got:?}\n{ctx}"),
-                }
-            }
-            Op::DeleteCollectionsPermanently(slots) => {
-                let uids: Vec<Uid> = slots.iter().map(|c| self.cuid(*c)).collect();
-                let got = self.rt.block_on(trove.delete_collections_permanently(&uids));
-                match (expect, got) {
-                    (Expect::CollectionsPurged(want), Ok(gone)) => {
-                        let got: Vec<String> = gone.iter().map(|c| c.uid.to_string()).collect();
-                        let want: Vec<String> = want.iter().map(|c| self.cuids[*c].to_string()).collect();
-                        assert_eq!(got, want, "collections deleted permanently\n{ctx}");
-                    }
-                    (Expect::Failed(kind), Err(e)) => assert_eq!(e.kind(), *kind, "{e}\n{ctx}"),
-                    (want, got) => panic!("collections {slots:?}: expected {want:?}, got {got:?}\n{ctx}"),
-                }
-            }
-        }
-    }
-
-    fn cuid(&self, slot: usize) -> Uid {
-        self.cuids[slot].clone()
-    }
-
-    fn check_replace(&self, expect: &Expect, got: trove::Result<ReplaceOutcome>, ctx: &str) {
-        let model = &self.model;
-        match (expect, got) {
-            (Expect::Replaced(ReplaceExpect::Unchanged { slot }), Ok(ReplaceOutcome::Unchanged { artifact })) => {
-                assert_eq!(artifact.uid, self.uids[*slot], "{ctx}");
-            }
-            (
-                Expect::Replaced(ReplaceExpect::Replaced { slot, renamed, moved }),
-                Ok(ReplaceOutcome::Replaced {
-                    artifact,
-                    renamed: got_renamed,
-                    moved: got_moved,
-                    removed_paths,
-                    left_behind,
-                }),
-            ) => {
-                assert_eq!(artifact.uid, self.uids[*slot], "same uid and version\n{ctx}");
-                let r = &model.records[*slot];
-                assert_eq!(Some(artifact.branch), r.branch, "replace keeps the branch\n{ctx}");
-                assert_eq!(artifact.suffix, r.suffix, "suffix\n{ctx}");
-                assert_eq!(got_renamed.map(|x| (x.from, x.to)), renamed.clone(), "the key's rename\n{ctx}");
-                let want_moved = moved.as_ref().map(|(a, b)| (self.display(a), self.display(b)));
-                assert_eq!(got_moved.map(|x| (x.from, x.to)), want_moved, "the bytes' move\n{ctx}");
-                let want_removed: Vec<String> = moved.iter().map(|(a, _)| self.display(a)).collect();
-                assert_eq!(removed_paths, want_removed, "old bytes removed\n{ctx}");
-                assert!(left_behind.is_empty(), "nothing left behind: {left_behind:?}\n{ctx}");
-            }
-            (Expect::Failed(kind), Err(e)) => assert_eq!(e.kind(), *kind, "{e}\n{ctx}"),
-            (want, got) => panic!("replace: expected {want:?}, got {got:?}\n{ctx}"),
-        }
-    }
-
-    fn check_collection(
-        &mut self,
-        members: &[usize],
-        expect: &Expect,
-        got: trove::Result<CollectionOutcome>,
-        ctx: &str,
-    ) {
-        match (expect, got) {
-            (Expect::Collection(CollectionExpect::Created { slot }), Ok(CollectionOutcome::Created { collection })) => {
-                assert_eq!(*slot, self.cuids.len());
-                assert_eq!(collection.version_index(), 0, "{ctx}");
-                self.cuids.push(collection.uid);
-            }
-            (
-                Expect::Collection(CollectionExpect::NewVersion { slot, previous }),
-                Ok(CollectionOutcome::NewVersion { collection, previous: prev }),
-            ) => {
-                assert_eq!(*slot, self.cuids.len());
-                assert_eq!(prev, self.cuids[*previous], "the version it follows\n{ctx}");
-                assert_eq!(collection.uid.stem(), prev.stem(), "same collection family\n{ctx}");
-                assert_eq!(
-                    collection.version_index(),
-                    self.model.collections[*slot].version,
-                    "next collection version\n{ctx}"
-                );
-                self.cuids.push(collection.uid);
-            }
-            (
-                Expect::Collection(CollectionExpect::Existing { slot }),
-                Ok(CollectionOutcome::Existing { collection }),
-            ) => {
-                assert_eq!(collection.uid, self.cuids[*slot], "{ctx}");
-            }
-            (Expect::Failed(kind), Err(e)) => assert_eq!(e.kind(), *kind, "{e}\n{ctx}"),
-            (want, got) => panic!("create_collection {members:?}: expected {want:?}, got {got:?}\n{ctx}"),
-        }
-    }
-
-    fn check_save(&mut self, expect: &Expect, got: trove::Result<SaveOutcome>, ctx: &str) {
-        let model = self.model.clone();
-        match (expect, got) {
-            (Expect::Saved(SaveExpect::Created { slot }), Ok(SaveOutcome::Created { artifact })) => {
-                assert_eq!(*slot, self.uids.len());
-                let r = &model.records[*slot];
-                assert_eq!(r.family, self.stems.len(), "a new family");
-                assert_eq!(artifact.uid.version_index(), 0, "{ctx}");
-                self.stems.push(artifact.uid.stem());
-                self.uids.push(artifact.uid);
-            }
-            (
-                Expect::Saved(SaveExpect::NewVersion { slot, previous }),
-                Ok(SaveOutcome::NewVersion { artifact, previous: prev }),
-            ) => {
-                assert_eq!(*slot, self.uids.len());
-                assert_eq!(prev, self.uids[*previous], "the version it follows\n{ctx}");
-                let r = &model.records[*slot];
-                assert_eq!(artifact.uid.stem(), self.stems[r.family], "same family\n{ctx}");
-                assert_eq!(artifact.uid.version_index(), r.version, "next version suffix\n{ctx}");
-                self.uids.push(artifact.uid);
-            }
-            (Expect::Saved(SaveExpect::Existing { candidates }), Ok(SaveOutcome::Existing { artifact })) => {
-                assert!(
-                    candidates.iter().any(|c| self.uids[*c] == artifact.uid),
-                    "existing: got {}, expected one of {:?}\n{ctx}",
-                    artifact.uid,
-                    candidates.iter().map(|c| self.uids[*c].to_string()).collect::<Vec<_>>()
-                );
-            }
-            (
-                Expect::Saved(SaveExpect::RestoredFromTrash { slot }),
-                Ok(SaveOutcome::RestoredFromTrash { artifact }),
-            ) => {
-                assert_eq!(artifact.uid, self.uids[*slot], "{ctx}");
-                assert_eq!(Some(artifact.branch), model.records[*slot].branch, "{ctx}");
-            }
-            (Expect::Failed(kind), Err(e)) => assert_eq!(e.kind(), *kind, "{e}\n{ctx}"),
-            (want, got) => panic!("save: expected {want:?}, got {got:?}\n{ctx}"),
-        }
-    }
-
-    fn check_moved(&self, slots: &[usize], expect: &Expect, got: trove::Result<Vec<trove::Moved>>, ctx: &str) {
-        match (expect, got) {
-            (Expect::Moved(want), Ok(moved)) => {
-                let got: Vec<(String, trove::Transition)> =
-                    moved.iter().map(|m| (m.artifact.uid.to_string(), m.transition)).collect();
-                let want: Vec<(String, trove::Transition)> =
-                    want.iter().map(|(s, t)| (self.uids[*s].to_string(), *t)).collect();
-                assert_eq!(got, want, "{slots:?}\n{ctx}");
-                for m in &moved {
-                    let slot = slots.iter().find(|s| self.uids[**s] == m.artifact.uid).expect("asked for");
-                    let r = &self.model.records[*slot];
-                    assert_eq!(Some(m.artifact.branch), r.branch, "branch after the move\n{ctx}");
-                }
-            }
-            (Expect::Failed(kind), Err(e)) => assert_eq!(e.kind(), *kind, "{e}\n{ctx}"),
-            (want, got) => panic!("{slots:?}: expected {want:?}, got {got:?}\n{ctx}"),
-        }
-    }
-
-    fn check_purge(&self, want: &[PurgeExpect], report: &PurgeReport, ctx: &str) {
-        let mut got: HashMap<String, ReportedPaths> = HashMap::new();
-        for p in &report.purged {
-            let kept = p.kept_paths.iter().map(|k| (k.path.clone(), k.reason)).collect();
-            let prev = got.insert(p.artifact.uid.to_string(), (p.removed_paths.clone(), kept, p.missing_paths.clone()));
-            assert!(prev.is_none(), "{} reported twice\n{ctx}", p.artifact.uid);
-        }
-        assert_eq!(got.len(), want.len(), "one entry per record deleted: {report:?}\n{ctx}");
-        for w in want {
-            let uid = self.uids[w.slot].to_string();
-            let (removed, kept, missing) = got.get(&uid).unwrap_or_else(|| panic!("{uid} not reported\n{ctx}"));
-            let path = self.display(&w.location);
-            match (w.kept, w.missing) {
-                (Some(reason), _) => {
-                    assert_eq!(kept, &vec![(path, reason)], "{uid} kept\n{ctx}");
-                    assert!(removed.is_empty() && missing.is_empty(), "{uid}\n{ctx}");
-                }
-                (None, false) => {
-                    assert_eq!(removed, &vec![path], "{uid} removed\n{ctx}");
-                    assert!(kept.is_empty() && missing.is_empty(), "{uid}\n{ctx}");
-                }
-                (None, true) => {
-                    assert_eq!(missing, &vec![path], "{uid} missing\n{ctx}");
-                    assert!(kept.is_empty() && removed.is_empty(), "{uid}\n{ctx}");
-                }
-            }
-        }
-    }
-
-    /// After every step: the catalog and the storage listing against the model, and spec 1's
-    /// invariants (section 4) and default views (section 5) on the system alone.
-    fn check(&self, model: &Model) {
-        let ctx = self.context();
-        let trove = self.trove();
-        self.rt.block_on(async {
-            let all = trove
-                .list(&ArtifactQuery {
-                    branch: BranchSelection::All,
-                    include_pending: true,
-                    order: Order::Version,
-                    ..ArtifactQuery::default()
-                })
-                .await
-                .expect("list all");
-
-            // Invariants, from the system alone.
-            let mut heads: BTreeMap<(String, i64), Vec<u32>> = BTreeMap::new();
-            let mut versions: BTreeMap<String, Vec<u32>> = BTreeMap::new();
-            for a in &all {
-                assert!(a.pending.is_none(), "no operation left in progress: {a:?}\n{ctx}");
-                versions.entry(a.stem().to_string()).or_default().push(a.version_index());
-                let e = heads.entry((a.stem().to_string(), a.branch.0)).or_default();
-                if a.is_latest {
-                    e.push(a.version_index());
-                }
-            }
-            for (stem, v) in &versions {
-                let set: BTreeSet<_> = v.iter().collect();
-                assert_eq!(set.len(), v.len(), "version suffixes unique in family {stem}: {v:?}\n{ctx}");
-            }
-            for ((stem, branch), h) in &heads {
-                let newest = all
-                    .iter()
-                    .filter(|a| a.stem().as_str() == stem && a.branch.0 == *branch)
-                    .map(|a| a.version_index())
-                    .max();
-                assert_eq!(
-                    h.as_slice(),
-                    newest.as_slice(),
-                    "exactly one head, the newest version, for family {stem} on branch {}\n{ctx}",
-                    branch_name(BranchId(*branch))
-                );
-            }
-
-            // The catalog against the model.
-            let by_uid: HashMap<String, &trove::Artifact> = all.iter().map(|a| (a.uid.to_string(), a)).collect();
-            let live: Vec<usize> = model.existing().collect();
-            assert_eq!(all.len(), live.len(), "records in the catalog: {:?}\n{ctx}", uids_of(&all));
-            for slot in live {
-                let r = &model.records[slot];
-                let uid = self.uids[slot].to_string();
-                let a =
-                    by_uid.get(&uid).unwrap_or_else(|| panic!("slot {slot} ({uid}) missing from the catalog\n{ctx}"));
-                let what = format!("slot {slot} ({uid})");
-                assert_eq!(Some(a.branch), r.branch, "{what}: branch\n{ctx}");
-                assert_eq!(a.trashed_from, r.trashed_from, "{what}: trashed_from\n{ctx}");
-                assert_eq!(a.is_latest, model.is_latest(slot), "{what}: is_latest\n{ctx}");
-                assert_eq!(a.key.as_ref().map(|k| k.as_str().to_owned()), r.key, "{what}: key\n{ctx}");
-                assert_eq!(a.stem(), self.stems[r.family], "{what}: family\n{ctx}");
-                assert_eq!(a.version_index(), r.version, "{what}: version\n{ctx}");
-                let h = hash_bytes(&r.content);
-                assert_eq!((a.size, &a.hash), (h.size, &h.hash), "{what}: size and hash\n{ctx}");
-                assert_eq!(a.storage_key(), self.storage_key(&r.location), "{what}: where its bytes are\n{ctx}");
-            }
-
-            // Default queries show main only; a named branch shows exactly that branch.
-            let uid_set = |slots: Vec<usize>| -> BTreeSet<String> {
-                slots.into_iter().map(|s| self.uids[s].to_string()).collect()
-            };
-            let default = trove.list(&ArtifactQuery::new()).await.expect("default list");
-            assert_eq!(set_of(&default), uid_set(model.default_view()), "default view: main only\n{ctx}");
-            assert_eq!(
-                trove.count(&ArtifactQuery::new()).await.expect("count"),
-                model.default_view().len() as u64,
-                "default count\n{ctx}"
-            );
-            for b in [BranchId::MAIN, BranchId::ARCHIVE, BranchId::TRASH] {
-                let got = trove.list(&ArtifactQuery::new().branch(BranchSelection::Only(b))).await.expect("list");
-                assert_eq!(set_of(&got), uid_set(model.on_branch(b)), "branch {b}\n{ctx}");
-            }
-            let mut keys: BTreeSet<String> = KEYS.iter().map(|k| (*k).to_owned()).collect();
-            keys.extend(model.records.iter().filter_map(|r| r.key.clone()));
-            for key in &keys {
-                let got = trove.get(key).await.map(|a| a.uid.to_string());
-                match model.head_on_main_by_key(key) {
-                    Some(s) => assert_eq!(got.ok(), Some(self.uids[s].to_string()), "lookup of key {key}\n{ctx}"),
-                    None => assert_eq!(
-                        got.map_err(|e| e.kind()),
-                        Err(ErrorKind::NotFound),
-                        "key {key} is not on main\n{ctx}"
-                    ),
-                }
-            }
-
-            // Collections: every one on any branch, with its members, version, branch and head.
-            let cols = trove
-                .collections(&CollectionQuery { branch: BranchSelection::All, ..CollectionQuery::default() })
-                .await
-                .expect("list collections");
-            let by_cuid: HashMap<String, &trove::Collection> = cols.iter().map(|c| (c.uid.to_string(), c)).collect();
-            let live: Vec<usize> = model.existing_collections().collect();
-            assert_eq!(
-                cols.len(),
-                live.len(),
-                "collections in the catalog: {:?}\n{ctx}",
-                cols.iter().map(|c| format!("{} on {}", c.uid, c.branch)).collect::<Vec<_>>()
-            );
-            for slot in live {
-                let m = &model.collections[slot];
-                let uid = self.cuids[slot].to_string();
-                let what = format!("collection {slot} ({uid})");
-                let c = by_cuid.get(&uid).unwrap_or_else(|| panic!("{what} missing from the catalog\n{ctx}"));
-                assert_eq!(Some(c.branch), m.branch, "{what}: branch\n{ctx}");
-                assert_eq!(c.trashed_from, m.trashed_from, "{what}: trashed_from\n{ctx}");
-                assert_eq!(c.is_latest, model.is_latest_collection(slot), "{what}: is_latest\n{ctx}");
-                assert_eq!(c.key, m.key, "{what}: key\n{ctx}");
-                assert_eq!(c.version_index(), m.version, "{what}: version\n{ctx}");
-                let members: Vec<Uid> = m.members.iter().map(|s| self.uid(*s)).collect();
-                assert_eq!(c.members, members, "{what}: members, in order\n{ctx}");
-            }
-
-            // Storage: exactly the objects the model holds, with their sizes and hashes.
-            let listing: BTreeMap<String, trove::domain::ports::ObjectMeta> = self
-                .store
-                .list("")
-                .await
-                .expect("storage listing")
-                .into_iter()
-                .filter(|o| o.key != ".trove/storage.json" && !o.key.starts_with(".trove/trove.db"))
-                .map(|o| (o.key.clone(), o))
-                .collect();
-            let want: BTreeMap<String, &Vec<u8>> =
-                model.objects.iter().map(|(loc, c)| (self.storage_key(loc), c)).collect();
-            assert_eq!(
-                listing.keys().collect::<Vec<_>>(),
-                want.keys().collect::<Vec<_>>(),
-                "objects in storage (bytes kept or removed as the policy says)\n{ctx}"
-            );
-            for (key, content) in &want {
-                let meta = &listing[key];
-                assert_eq!(meta.size, content.len() as u64, "size of {key}\n{ctx}");
-                match meta.content_md5 {
-                    Some(md5) => assert_eq!(md5, md5_digest(content), "md5 of {key}\n{ctx}"),
-                    None => {
-                        let data = self.store.read_all(key).await.expect("read");
-                        assert_eq!(&data[..], &content[..], "content of {key}\n{ctx}");
-                    }
-                }
-            }
-            // Invariant 1, on the system alone: every record's bytes exist, size and hash match.
-            for a in &all {
-                let key = a.storage_key();
-                let meta = listing.get(&key).unwrap_or_else(|| panic!("bytes of {} missing at {key}\n{ctx}", a.uid));
-                assert_eq!(meta.size, a.size, "size of {}\n{ctx}", a.uid);
-                let stored = match meta.content_md5 {
-                    Some(md5) => md5,
-                    None => md5_digest(&self.store.read_all(&key).await.expect("read")),
-                };
-                assert_eq!(Some(stored), decode_hash(&a.hash).ok(), "hash of {}\n{ctx}", a.uid);
-            }
-        });
-    }
-
-    /// At the end of a case: `fsck` finds nothing, and `gc` (dry run) finds exactly the managed
-    /// bytes kept after permanent deletion.
-    fn final_checks(&self, model: &Model) {
-        let ctx = self.context();
-        let trove = self.trove();
-        self.rt.block_on(async {
-            let findings = trove.fsck(&trove::FsckOptions::default().verify_hashes()).await.expect("fsck");
-            assert!(findings.is_empty(), "fsck: {findings:?}\n{ctx}");
-            let gc = trove.plan_gc(&trove::GcOptions::grace(Duration::ZERO).allow_short_grace()).await.expect("gc");
-            let held: BTreeSet<&Location> = model.existing().map(|s| &model.records[s].location).collect();
-            let want: BTreeSet<String> = model
-                .objects
-                .keys()
-                .filter(|l| matches!(l, Location::Managed { .. }) && !held.contains(l))
-                .map(|l| self.display(l))
-                .collect();
-            let got: BTreeSet<String> = gc.items.into_iter().map(|i| i.path).collect();
-            assert_eq!(got, want, "gc finds exactly the kept managed bytes\n{ctx}");
-        });
-    }
-}
-
-/// Paths a purge report gives for one record: removed, kept (with why), missing.
-type ReportedPaths = (Vec<String>, Vec<(String, trove::KeepReason)>, Vec<String>);
-
-fn set_of(v: &[trove::Artifact]) -> BTreeSet<String> {
-    v.iter().map(|a| a.uid.to_string()).collect()
-}
-
-fn uids_of(v: &[trove::Artifact]) -> Vec<String> {
-    v.iter().map(|a| format!("{} on {}", a.uid, a.branch)).collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -974,53 +1237,44 @@ fn note(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
-fn run<B: Backend>() {
+/// The proptest configuration: `cases` unless `PROPTEST_CASES` says otherwise, failures
+/// persisted next to `source_file` (`<name>.proptest-regressions`).
+fn config(cases: u32, source_file: &'static str) -> Config {
+    let mut config = Config::default(); // reads PROPTEST_CASES and friends
+    if std::env::var_os("PROPTEST_CASES").is_none() {
+        config.cases = cases;
+    }
+    config.source_file = Some(source_file);
+    config.failure_persistence = Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions")));
+    config
+}
+
+/// Whether the backend is there; prints why not.
+fn available<B: Backend>(what: &str) -> bool {
     let b = backends_blocking();
     if !B::available(b) {
         note(&format!(
-            "state_machine {}: SKIPPED: the `{}` provider gives no PostgreSQL, S3 or GCS \
+            "state_machine {}{what}: SKIPPED: the `{}` provider gives no PostgreSQL, S3 or GCS \
              (TROVE_TEST_BACKENDS=containers or local runs it)",
             B::NAME,
             b.provider()
         ));
+    }
+    B::available(b)
+}
+
+fn run<B: Backend>() {
+    if !available::<B>("") {
         return;
     }
-    let mut config = Config::default(); // reads PROPTEST_CASES and friends
-    if std::env::var_os("PROPTEST_CASES").is_none() {
-        config.cases = B::DEFAULT_CASES;
-    }
-    config.source_file = Some(file!());
-    config.failure_persistence = Some(Box::new(FileFailurePersistence::SourceParallel("proptest-regressions")));
+    let config = config(B::DEFAULT_CASES, file!());
     let started = Instant::now();
     let mut runner = TestRunner::new(config.clone());
     let result = runner.run(&Lifecycle::sequential_strategy(STEPS), |(initial, transitions, seen)| {
         Harness::<B>::test_sequential(config.clone(), initial, transitions, seen);
         Ok(())
     });
-    let stats = B::stats();
-    note(&format!(
-        "state_machine {}: {} cases, {} steps in {:.1} s ({} cases asked for; {})",
-        B::NAME,
-        stats.cases.load(Ordering::Relaxed),
-        stats.steps.load(Ordering::Relaxed),
-        started.elapsed().as_secs_f64(),
-        config.cases,
-        b.describe()
-    ));
-    let ops = stats.ops.lock().unwrap();
-    note(&format!(
-        "state_machine {}: operations: {}",
-        B::NAME,
-        ops.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ")
-    ));
-    drop(ops);
-    let outcomes = stats.outcomes.lock().unwrap();
-    note(&format!(
-        "state_machine {}: answers: {}",
-        B::NAME,
-        outcomes.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ")
-    ));
-    drop(outcomes);
+    B::stats().print(B::NAME, started.elapsed(), config.cases, backends_blocking().describe());
     if let Err(e) = result {
         panic!("state_machine {}: {e}", B::NAME);
     }
@@ -1040,3 +1294,17 @@ fn postgres_s3() {
 fn postgres_gcs() {
     run::<PostgresGcs>();
 }
+
+#[test]
+fn sqlite_fs_concurrent() {
+    concurrent::run::<SqliteFs>();
+}
+
+#[test]
+fn postgres_s3_concurrent() {
+    concurrent::run::<PostgresS3>();
+}
+
+// After the macros above, which it uses.
+#[path = "state_machine/concurrent.rs"]
+mod concurrent;

@@ -1,18 +1,24 @@
 //! The reference walk-through and the lifecycle rules of spec 1 and spec 2, on the embedded
-//! default (SQLite + local storage), as a user of the library sees them.
+//! default (SQLite + local storage), as a user of the library sees them. After each step, the
+//! invariants and the bytes behind every record are checked (`Fixture::check`).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use trove::domain::ports::ObjectStore;
 use trove::{
     ArtifactQuery, BranchId, BranchSelection, ErrorKind, HashType, InitOptions, KeepReason, SaveOptions, SaveOutcome,
     StoragePolicy, Transition, Trove,
 };
+mod common;
 
 struct Fixture {
     _dir: tempfile::TempDir,
     root: PathBuf,
     inputs: PathBuf,
     trove: Trove,
+    /// The test's own handle on the storage root, to read the bytes independently.
+    store: Arc<dyn ObjectStore>,
 }
 
 async fn fixture() -> Fixture {
@@ -21,10 +27,17 @@ async fn fixture() -> Fixture {
     let inputs = dir.path().join("inputs");
     std::fs::create_dir_all(&inputs).unwrap();
     let trove = Trove::init(InitOptions { user: Some("tester".into()), ..InitOptions::local(&root) }).await.unwrap();
-    Fixture { _dir: dir, root, inputs, trove }
+    let store = trove::open_store(root.to_str().unwrap()).await.unwrap();
+    Fixture { _dir: dir, root, inputs, trove, store }
 }
 
 impl Fixture {
+    /// After a step: every record's bytes exist and hash to what it records, the row
+    /// invariants hold, and every record reads back through the façade.
+    async fn check(&self) {
+        common::check_bytes(&self.trove, &self.store).await;
+    }
+
     fn file(&self, name: &str, content: &str) -> PathBuf {
         let p = self.inputs.join(name);
         if let Some(parent) = p.parent() {
@@ -68,6 +81,7 @@ async fn reference_walkthrough() {
     let f = fixture().await;
     let csv = f.file("iris.csv", IRIS);
     let saved = f.trove.save(csv.as_path(), SaveOptions::key("datasets/iris.csv")).await.unwrap();
+    f.check().await;
     assert_eq!(saved.name(), "created");
     let a = saved.into_artifact();
     assert_eq!(a.key.as_ref().unwrap().as_str(), "datasets/iris.csv");
@@ -85,6 +99,7 @@ async fn reference_walkthrough() {
 
     // delete -> gone from ls, visible in the trash, bytes still in storage
     let moved = f.trove.delete(&a.uid).await.unwrap();
+    f.check().await;
     assert_eq!(moved.transition, Transition::Move { from: BranchId::MAIN, to: BranchId::TRASH });
     assert!(f.main_uids().await.is_empty());
     let trash = f.trove.list(&ArtifactQuery::new().branch(BranchSelection::Only(BranchId::TRASH))).await.unwrap();
@@ -98,25 +113,31 @@ async fn reference_walkthrough() {
 
     // restore -> back
     f.trove.restore(std::slice::from_ref(&a.uid)).await.unwrap();
+    f.check().await;
     assert_eq!(f.main_uids().await, vec![a.uid.to_string()]);
 
     // archive -> hidden; restore -> back
     f.trove.archive(std::slice::from_ref(&a.uid)).await.unwrap();
+    f.check().await;
     assert!(f.main_uids().await.is_empty());
     let archived = f.trove.list(&ArtifactQuery::new().branch(BranchSelection::Only(BranchId::ARCHIVE))).await.unwrap();
     assert_eq!(archived.len(), 1);
     f.trove.restore(std::slice::from_ref(&a.uid)).await.unwrap();
+    f.check().await;
     assert_eq!(f.main_uids().await, vec![a.uid.to_string()]);
 
     // delete twice -> the second is a typed error that says how to delete permanently
     f.trove.delete(&a.uid).await.unwrap();
+    f.check().await;
     let err = f.trove.delete(&a.uid).await.unwrap_err();
+    f.check().await;
     assert_eq!(err.kind(), ErrorKind::AlreadyInTrash);
     assert!(err.message().contains("permanent"), "{err}");
     assert_eq!(f.trove.get(a.uid.as_str()).await.unwrap().branch, BranchId::TRASH, "nothing changed");
 
     // permanent -> record gone, managed bytes gone
     let report = f.trove.delete_permanently(std::slice::from_ref(&a.uid), StoragePolicy::Auto).await.unwrap();
+    f.check().await;
     assert_eq!(report.removed_paths().collect::<Vec<_>>(), vec![bytes.to_str().unwrap()]);
     assert_eq!(f.trove.get(a.uid.as_str()).await.unwrap_err().kind(), ErrorKind::NotFound);
     assert!(!bytes.exists());
@@ -126,10 +147,12 @@ async fn reference_walkthrough() {
 
     // a real-key artifact deleted permanently with auto keeps its file and says where
     let real = f.trove.save(csv.as_path(), SaveOptions::key("real/iris.csv").real_key()).await.unwrap().into_artifact();
+    f.check().await;
     let real_path = f.root.join("real/iris.csv");
     assert_eq!(PathBuf::from(f.trove.path(&real).unwrap()), real_path);
     assert_eq!(std::fs::read_to_string(&real_path).unwrap(), IRIS);
     let report = f.trove.delete_permanently(std::slice::from_ref(&real.uid), StoragePolicy::Auto).await.unwrap();
+    f.check().await;
     let kept: Vec<_> = report.kept_paths().collect();
     assert_eq!(kept.len(), 1);
     assert_eq!(kept[0].path, real_path.to_str().unwrap());
@@ -143,11 +166,13 @@ async fn dedup_versions_and_heads() {
     let f = fixture().await;
     let csv = f.file("iris.csv", IRIS);
     let v0 = f.trove.save(csv.as_path(), SaveOptions::key("iris.csv")).await.unwrap().into_artifact();
+    f.check().await;
     let objects = f.managed_objects();
 
     // identical content twice -> the existing artifact, said so, nothing new stored
     for key in ["iris.csv", "other/name.csv"] {
         let again = f.trove.save(csv.as_path(), SaveOptions::key(key)).await.unwrap();
+        f.check().await;
         assert!(matches!(&again, SaveOutcome::Existing { artifact } if artifact.uid == v0.uid), "{again:?}");
     }
     assert_eq!(f.managed_objects(), objects);
@@ -155,6 +180,7 @@ async fn dedup_versions_and_heads() {
     // changed content under the same key -> version 0001, is_latest moves
     f.file("iris.csv", IRIS2);
     let out = f.trove.save(csv.as_path(), SaveOptions::key("iris.csv")).await.unwrap();
+    f.check().await;
     let SaveOutcome::NewVersion { artifact: v1, previous } = out else { panic!("{out:?}") };
     assert_eq!(previous, v0.uid);
     assert_eq!(v1.uid.stem(), v0.uid.stem());
@@ -165,6 +191,7 @@ async fn dedup_versions_and_heads() {
 
     // trashing the latest promotes the previous one
     f.trove.trash(std::slice::from_ref(&v1.uid)).await.unwrap();
+    f.check().await;
     assert!(f.trove.get(v0.uid.as_str()).await.unwrap().is_latest);
     assert_eq!(f.trove.get("iris.csv").await.unwrap().uid, v0.uid);
     // the trashed version is the head of its family in the trash
@@ -172,6 +199,7 @@ async fn dedup_versions_and_heads() {
 
     // restoring recomputes the head: v1 is the newest on main again
     f.trove.restore(std::slice::from_ref(&v1.uid)).await.unwrap();
+    f.check().await;
     let versions = f.trove.versions("iris.csv", BranchSelection::Default).await.unwrap();
     let heads: Vec<_> = versions.iter().filter(|a| a.is_latest).map(|a| a.uid.clone()).collect();
     assert_eq!(heads, vec![v1.uid.clone()]);
@@ -179,12 +207,15 @@ async fn dedup_versions_and_heads() {
 
     // suffixes follow the family maximum over all branches, trash included
     f.trove.trash(std::slice::from_ref(&v1.uid)).await.unwrap();
+    f.check().await;
     f.file("iris.csv", "sepal_length,species\n1,x\n");
     let v2 = f.trove.save(csv.as_path(), SaveOptions::key("iris.csv")).await.unwrap().into_artifact();
+    f.check().await;
     assert_eq!(v2.uid.version_suffix(), "0002");
 
     // allow_duplicate creates a new artifact on purpose
     let dup = f.trove.save(csv.as_path(), SaveOptions::key("copy.csv").allow_duplicate()).await.unwrap();
+    f.check().await;
     assert_eq!(dup.name(), "created");
     assert_ne!(dup.artifact().uid.stem(), v2.uid.stem());
 }
@@ -194,8 +225,11 @@ async fn identical_content_in_the_trash_comes_back() {
     let f = fixture().await;
     let csv = f.file("iris.csv", IRIS);
     let a = f.trove.save(csv.as_path(), SaveOptions::key("iris.csv")).await.unwrap().into_artifact();
+    f.check().await;
     f.trove.delete(&a.uid).await.unwrap();
+    f.check().await;
     let out = f.trove.save(csv.as_path(), SaveOptions::key("iris.csv")).await.unwrap();
+    f.check().await;
     assert!(
         matches!(&out, SaveOutcome::RestoredFromTrash { artifact } if artifact.uid == a.uid && artifact.branch == BranchId::MAIN),
         "{out:?}"
@@ -208,20 +242,28 @@ async fn identical_content_in_the_trash_comes_back() {
 async fn restore_goes_back_where_it_came_from() {
     let f = fixture().await;
     let a = f.trove.save(f.file("a.csv", IRIS).as_path(), SaveOptions::key("a.csv")).await.unwrap().into_artifact();
+    f.check().await;
     f.trove.archive(std::slice::from_ref(&a.uid)).await.unwrap();
+    f.check().await;
     f.trove.trash(std::slice::from_ref(&a.uid)).await.unwrap();
+    f.check().await;
     let t = f.trove.get(a.uid.as_str()).await.unwrap();
     assert_eq!((t.branch, t.trashed_from), (BranchId::TRASH, Some(BranchId::ARCHIVE)));
     let moved = f.trove.restore(std::slice::from_ref(&a.uid)).await.unwrap();
+    f.check().await;
     assert_eq!(moved[0].artifact.branch, BranchId::ARCHIVE);
     assert_eq!(moved[0].artifact.trashed_from, None);
     // restoring a live record on main is a no-op, not an error
     f.trove.restore(std::slice::from_ref(&a.uid)).await.unwrap();
+    f.check().await;
     let moved = f.trove.restore(std::slice::from_ref(&a.uid)).await.unwrap();
+    f.check().await;
     assert!(matches!(moved[0].transition, Transition::NoOp { .. }));
     // archiving something in the trash is refused with a hint
     f.trove.trash(std::slice::from_ref(&a.uid)).await.unwrap();
+    f.check().await;
     let err = f.trove.archive(std::slice::from_ref(&a.uid)).await.unwrap_err();
+    f.check().await;
     assert_eq!(err.kind(), ErrorKind::InvalidTransition);
     assert!(err.message().contains("restore"));
 }
@@ -236,17 +278,22 @@ async fn bulk_operations_are_all_or_nothing() {
             f.trove.save(p.as_path(), SaveOptions::key(format!("bulk/f{i}.txt"))).await.unwrap().into_artifact().uid,
         );
     }
+    f.check().await;
     let moved = f.trove.trash(&uids[..40]).await.unwrap();
+    f.check().await;
     assert_eq!(moved.len(), 40);
     assert_eq!(f.main_uids().await.len(), 10);
     // a batch with one record already in the trash changes nothing
     let err = f.trove.trash(&uids[35..45]).await.unwrap_err();
+    f.check().await;
     assert_eq!(err.kind(), ErrorKind::AlreadyInTrash);
     assert_eq!(f.main_uids().await.len(), 10);
     let restored = f.trove.restore(&uids).await.unwrap();
+    f.check().await;
     assert_eq!(restored.len(), 50);
     assert_eq!(f.main_uids().await.len(), 50);
     let report = f.trove.delete_permanently(&uids[..25], StoragePolicy::Auto).await.unwrap();
+    f.check().await;
     assert_eq!(report.removed_paths().count(), 25);
     assert_eq!(f.main_uids().await.len(), 25);
     assert_eq!(f.managed_objects().len(), 25);
@@ -258,28 +305,35 @@ async fn storage_policies() {
     let p = f.file("x.csv", IRIS);
     // keep: the managed bytes stay (and are then an orphan for gc)
     let a = f.trove.save(p.as_path(), SaveOptions::key("x.csv")).await.unwrap().into_artifact();
+    f.check().await;
     let path = f.trove.path(&a).unwrap();
     let r = f.trove.delete_permanently(std::slice::from_ref(&a.uid), StoragePolicy::Keep).await.unwrap();
+    f.check().await;
     assert_eq!(r.kept_paths().next().unwrap().reason, KeepReason::PolicyKeep);
     assert!(Path::new(&path).is_file());
     let no_grace = trove::GcOptions::grace(std::time::Duration::ZERO).allow_short_grace();
     let plan = f.trove.plan_gc(&no_grace).await.unwrap();
+    f.check().await;
     assert_eq!(plan.items.iter().map(|i| i.path.clone()).collect::<Vec<_>>(), vec![path.clone()]);
     assert!(Path::new(&path).is_file(), "planning removes nothing");
     let gc = f.trove.apply_gc(&plan).await.unwrap();
+    f.check().await;
     assert_eq!(gc.removed, vec![path.clone()]);
     assert!(!Path::new(&path).exists());
     let err = f.trove.plan_gc(&trove::GcOptions::grace(std::time::Duration::ZERO)).await.unwrap_err();
     assert_eq!(err.kind(), trove::ErrorKind::InvalidInput, "a grace under the minimum needs an explicit opt-in");
     // delete: a real key's file goes too
     let r = f.trove.save(p.as_path(), SaveOptions::key("real.csv").real_key()).await.unwrap().into_artifact();
+    f.check().await;
     let rp = f.root.join("real.csv");
     assert!(rp.is_file());
     let rep = f.trove.delete_permanently(std::slice::from_ref(&r.uid), StoragePolicy::Delete).await.unwrap();
+    f.check().await;
     assert_eq!(rep.removed_paths().collect::<Vec<_>>(), vec![rp.to_str().unwrap()]);
     assert!(!rp.exists());
     // bytes already missing from storage: the deletion succeeds and says so
     let m = f.trove.save(p.as_path(), SaveOptions::key("m.csv")).await.unwrap().into_artifact();
+    f.check().await;
     std::fs::remove_file(f.trove.path(&m).unwrap()).unwrap();
     let findings = f.trove.fsck(&trove::FsckOptions::default()).await.unwrap();
     assert_eq!(findings.len(), 1);
@@ -287,6 +341,7 @@ async fn storage_policies() {
     let findings = f.trove.fsck(&trove::FsckOptions::default().repair()).await.unwrap();
     assert!(findings.len() == 1 && !findings[0].repaired, "no repair brings missing bytes back: {findings:?}");
     let rep = f.trove.delete_permanently(std::slice::from_ref(&m.uid), StoragePolicy::Auto).await.unwrap();
+    f.check().await;
     assert_eq!(rep.purged[0].missing_paths.len(), 1);
     assert!(f.trove.fsck(&trove::FsckOptions::default().verify_hashes()).await.unwrap().is_empty());
 }
@@ -296,8 +351,10 @@ async fn real_keys_keep_every_version_readable() {
     let f = fixture().await;
     let p = f.file("model.csv", IRIS);
     let v0 = f.trove.save(p.as_path(), SaveOptions::key("models/m.csv").real_key()).await.unwrap().into_artifact();
+    f.check().await;
     f.file("model.csv", IRIS2);
     let v1 = f.trove.save(p.as_path(), SaveOptions::key("models/m.csv").real_key()).await.unwrap().into_artifact();
+    f.check().await;
     assert_eq!(v1.uid.version_suffix(), "0001");
     let real = f.root.join("models/m.csv");
     assert_eq!(std::fs::read_to_string(&real).unwrap(), IRIS2, "the real path holds the latest version");
@@ -312,6 +369,7 @@ async fn real_keys_keep_every_version_readable() {
     std::fs::write(f.root.join("untracked/x.csv"), "mine").unwrap();
     let err =
         f.trove.save(p.as_path(), SaveOptions::key("untracked/x.csv").real_key().allow_duplicate()).await.unwrap_err();
+    f.check().await;
     assert_eq!(err.kind(), ErrorKind::PathOccupied);
     assert!(err.message().contains("belongs to no artifact"), "{err}");
     assert_eq!(std::fs::read_to_string(f.root.join("untracked/x.csv")).unwrap(), "mine");
@@ -324,6 +382,7 @@ async fn folders() {
     f.file("ds/sub/b.txt", "bb");
     let dir = f.inputs.join("ds");
     let a = f.trove.save(dir.as_path(), SaveOptions::key("datasets/ds")).await.unwrap().into_artifact();
+    f.check().await;
     assert_eq!(a.n_files, Some(2));
     assert_eq!(a.size, 5);
     assert_eq!(a.hash_type, HashType::Md5Tree);
@@ -332,14 +391,17 @@ async fn folders() {
     // renaming a file inside changes the hash (names count)
     std::fs::rename(dir.join("a.txt"), dir.join("c.txt")).unwrap();
     let v1 = f.trove.save(dir.as_path(), SaveOptions::key("datasets/ds")).await.unwrap();
+    f.check().await;
     assert_eq!(v1.name(), "new_version");
     assert_ne!(v1.artifact().hash, a.hash);
     assert!(stored.join("a.txt").is_file(), "each folder version has its own store");
     f.trove.delete_permanently(&[a.uid.clone(), v1.artifact().uid.clone()], StoragePolicy::Auto).await.unwrap();
+    f.check().await;
     assert!(f.managed_objects().is_empty(), "{:?}", f.managed_objects());
     // an empty folder is refused
     std::fs::create_dir_all(f.inputs.join("empty")).unwrap();
     let err = f.trove.save(f.inputs.join("empty").as_path(), SaveOptions::key("e")).await.unwrap_err();
+    f.check().await;
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
 }
 
@@ -347,6 +409,7 @@ async fn folders() {
 async fn bytes_and_in_place_registration() {
     let f = fixture().await;
     let b = f.trove.save(b"hello".to_vec(), SaveOptions::key("notes/hello.txt")).await.unwrap().into_artifact();
+    f.check().await;
     assert_eq!(b.suffix, ".txt");
     assert_eq!(f.trove.load_bytes(&b).await.unwrap(), &b"hello"[..]);
     // a file already inside the storage root is registered where it is, not copied
@@ -359,10 +422,12 @@ async fn bytes_and_in_place_registration() {
         .await
         .unwrap()
         .into_artifact();
+    f.check().await;
     assert_eq!(r.key.as_ref().unwrap().as_str(), "raw/obs.csv");
     assert_eq!(f.trove.path(&r).unwrap(), f.root.join("raw/obs.csv").to_str().unwrap());
     assert_eq!(f.managed_objects(), before, "no copy");
     let rep = f.trove.delete_permanently(std::slice::from_ref(&r.uid), StoragePolicy::Auto).await.unwrap();
+    f.check().await;
     assert_eq!(rep.kept_paths().count(), 1);
     assert!(f.root.join("raw/obs.csv").is_file());
 }
@@ -395,6 +460,7 @@ async fn bad_input_is_a_typed_error_and_writes_nothing() {
     ];
     for (what, opts, path, kind, needle) in cases {
         let err = f.trove.save(path.as_path(), opts).await.unwrap_err();
+        f.check().await;
         assert_eq!(err.kind(), kind, "{what}: {err}");
         assert!(err.message().contains(needle), "{what}: {err}");
     }
@@ -414,7 +480,9 @@ async fn bad_input_is_a_typed_error_and_writes_nothing() {
     }
     // a batch mixing a known and an unknown uid changes nothing
     let a = f.trove.save(csv.as_path(), SaveOptions::key("iris.csv")).await.unwrap().into_artifact();
+    f.check().await;
     assert!(f.trove.trash(&[a.uid.clone(), unknown]).await.is_err());
+    f.check().await;
     assert_eq!(f.trove.get(a.uid.as_str()).await.unwrap().branch, BranchId::MAIN);
 }
 
@@ -424,25 +492,25 @@ async fn empty_trash_respects_the_cutoff_and_deletes_exactly_its_plan() {
     let a = f.trove.save(f.file("a.csv", "1").as_path(), SaveOptions::key("a.csv")).await.unwrap().into_artifact();
     let b = f.trove.save(f.file("b.csv", "2").as_path(), SaveOptions::key("b.csv")).await.unwrap().into_artifact();
     f.trove.trash(&[a.uid.clone(), b.uid.clone()]).await.unwrap();
+    f.check().await;
     let hour = trove::EmptyTrashOptions::older_than(std::time::Duration::from_secs(3600));
     assert!(f.trove.plan_empty_trash(&hour).await.unwrap().is_empty(), "nothing was trashed more than an hour ago");
     let plan = f.trove.plan_empty_trash(&trove::EmptyTrashOptions::default()).await.unwrap();
+    f.check().await;
     assert_eq!(plan.items.len(), 2);
-    assert_eq!(
-        f.trove.count(&ArtifactQuery::new().branch(BranchSelection::All)).await.unwrap(),
-        2,
-        "a plan deletes nothing"
-    );
+    let all = ArtifactQuery::new().branch(BranchSelection::All);
+    assert_eq!(f.trove.count(&all).await.unwrap(), 2, "a plan deletes nothing");
     // Trashed after the plan: not in it, so it stays. Restored after the plan: skipped.
     let c = f.trove.save(f.file("c.csv", "3").as_path(), SaveOptions::key("c.csv")).await.unwrap().into_artifact();
     f.trove.trash(std::slice::from_ref(&c.uid)).await.unwrap();
     f.trove.restore(std::slice::from_ref(&b.uid)).await.unwrap();
     let a_bytes = f.trove.path(&a).unwrap();
     let done = f.trove.apply_empty_trash(&plan).await.unwrap();
+    f.check().await;
     let purged: Vec<_> = done.purge.purged.iter().map(|p| p.artifact.uid.clone()).collect();
     assert_eq!(purged, vec![a.uid.clone()]);
     assert_eq!(done.skipped, vec![b.uid.clone()]);
-    assert!(!std::path::Path::new(&a_bytes).exists(), "its bytes went with it");
+    assert!(!Path::new(&a_bytes).exists(), "its bytes went with it");
     assert_eq!(f.trove.get(b.uid.as_str()).await.unwrap().branch, BranchId::MAIN);
     assert_eq!(f.trove.get(c.uid.as_str()).await.unwrap().branch, BranchId::TRASH);
     assert_eq!(f.trove.load_bytes(&b).await.unwrap(), &b"2"[..]);
@@ -452,6 +520,7 @@ async fn empty_trash_respects_the_cutoff_and_deletes_exactly_its_plan() {
 async fn reopening_sees_the_same_instance() {
     let f = fixture().await;
     let a = f.trove.save(f.file("a.csv", IRIS).as_path(), SaveOptions::key("a.csv")).await.unwrap().into_artifact();
+    f.check().await;
     let again = Trove::open(f.root.to_str().unwrap()).await.unwrap();
     assert_eq!(again.instance().uid, f.trove.instance().uid);
     assert_eq!(again.get("a.csv").await.unwrap().uid, a.uid);
@@ -465,4 +534,38 @@ async fn reopening_sees_the_same_instance() {
     // opening a folder with no instance says how to create one
     let err = Trove::open(f.inputs.to_str().unwrap()).await.unwrap_err();
     assert!(err.message().contains("trove init"), "{err}");
+}
+
+/// The byte check itself: bytes crossed between two records, changed in a folder, or missing
+/// are each reported, naming the record; put back, the check passes.
+#[tokio::test]
+async fn the_byte_check_sees_crossed_changed_and_missing_bytes() {
+    let f = fixture().await;
+    let a = f.trove.save(b"aaaa".to_vec(), SaveOptions::key("a.txt")).await.unwrap().into_artifact();
+    let b = f.trove.save(b"bbbb".to_vec(), SaveOptions::key("b.txt")).await.unwrap().into_artifact();
+    f.file("ds/x.txt", "x");
+    let d = f.trove.save(f.inputs.join("ds").as_path(), SaveOptions::key("ds")).await.unwrap().into_artifact();
+    let checked = common::check_bytes(&f.trove, &f.store).await;
+    assert_eq!((checked.records, checked.records_with_bytes, checked.objects_read), (3, 3, 3));
+    let all = f.trove.list(&ArtifactQuery::new().branch(BranchSelection::All)).await.unwrap();
+    let stores = common::stores_of(&f.trove, &f.store).await;
+    let (pa, pb) = (f.trove.path(&a).unwrap(), f.trove.path(&b).unwrap());
+    let px = PathBuf::from(f.trove.path(&d).unwrap()).join("x.txt");
+    // (what, record, what the check says, file, its bytes while broken (`None`: removed), its bytes)
+    let cases = [
+        ("crossed", &a.uid, "differ", PathBuf::from(&pa), Some("bbbb"), "aaaa"),
+        ("missing", &b.uid, "missing", PathBuf::from(&pb), None, "bbbb"),
+        ("changed in a folder", &d.uid, "differ", px, Some("y"), "x"),
+    ];
+    for (what, uid, needle, path, broken, good) in cases {
+        match broken {
+            Some(bytes) => std::fs::write(&path, bytes).unwrap(),
+            None => std::fs::remove_file(&path).unwrap(),
+        }
+        let v = trove_testkit::invariants::check_records(&all, &stores).await.unwrap_err();
+        assert_eq!(v.0.len(), 1, "{what}: {v}");
+        assert!(v.0[0].contains(uid.as_str()) && v.0[0].contains(needle), "{what}: {v}");
+        std::fs::write(&path, good).unwrap();
+        f.check().await;
+    }
 }

@@ -3,7 +3,8 @@
 //! folder) on SQLite + local disk and PostgreSQL + S3 (garage). Storage is checked through the
 //! object-store port, so the same assertions hold wherever the bytes live. In place on S3, the
 //! object is put into the bucket through the test's own store handle and registered by its URI
-//! ([`trove::Trove::register`]); the replace, cache and delete checks are the same.
+//! ([`trove::Trove::register`]); the replace, cache and delete checks are the same. After each
+//! step, the invariants and the bytes behind every record are checked (`common::check_bytes`).
 
 use std::path::{Path, PathBuf};
 
@@ -194,6 +195,7 @@ async fn add_replace_cache_delete_on_every_backend() {
                 Add::Save(source) => t.save(source, opts).await.unwrap(),
                 Add::Register(uri) => t.register(&uri, opts).await.unwrap(),
             };
+            inst.check().await;
             assert_eq!(a.name(), "created", "{ctx}");
             let a = a.into_artifact();
             let expected_key = match case.how {
@@ -214,6 +216,7 @@ async fn add_replace_cache_delete_on_every_backend() {
                 vec![(String::new(), NEW.to_owned())]
             };
             let out = t.replace(a.uid.as_str(), new_src.as_path()).await.unwrap();
+            inst.check().await;
             let ReplaceOutcome::Replaced { artifact: b, renamed, removed_paths, .. } = out else {
                 panic!("{ctx}: expected replaced")
             };
@@ -234,6 +237,7 @@ async fn add_replace_cache_delete_on_every_backend() {
 
             // cache: the stored path on local disk, a cached copy on cloud storage
             let cached = t.cache(&b).await.unwrap();
+            inst.check().await;
             assert_eq!(read_local(&cached, folder), new_content, "{ctx}");
             if let Some(root) = &local_root {
                 assert_eq!(cached, root.join(&new_key), "{ctx}: local cache is the stored path");
@@ -241,8 +245,10 @@ async fn add_replace_cache_delete_on_every_backend() {
 
             // delete: trash keeps the bytes; permanent deletion follows the storage policy
             t.trash(std::slice::from_ref(&b.uid)).await.unwrap();
+            inst.check().await;
             assert!(stored(store, &new_key, folder).await.is_some(), "{ctx}");
             let report = t.delete_permanently(std::slice::from_ref(&b.uid), StoragePolicy::Auto).await.unwrap();
+            inst.check().await;
             assert!(t.get(b.uid.as_str()).await.is_err(), "{ctx}");
             if case.auto_deletes {
                 assert_eq!(report.removed_paths().count(), 1, "{ctx}");

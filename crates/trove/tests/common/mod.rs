@@ -3,12 +3,15 @@
 //! the provider gives them, with skips printed, never silent).
 #![allow(dead_code, reason = "each test binary uses a part of this module")]
 
+use std::path::Path;
 use std::sync::Arc;
 
+use trove::domain::hash::{ContentHash, ContentHasher, FolderEntry, folder_hash};
 use trove::domain::ports::ObjectStore;
-use trove::{InitOptions, Trove};
+use trove::{ArtifactQuery, BranchSelection, InitOptions, Order, Trove};
 use trove_storage::{GcsConfig, OpendalStore, S3Config};
 use trove_testkit::backends::{GcsBucket, PgDatabase, S3Bucket, backends};
+use trove_testkit::invariants::{self, Checked, Stores};
 
 /// An instance on one backend pair, with its own handle on the store so tests can check bytes
 /// independently of the façade.
@@ -20,6 +23,87 @@ pub struct Instance {
     /// Its default store.
     pub store: Arc<dyn ObjectStore>,
     _keep: Vec<Box<dyn std::any::Any + Send>>,
+}
+
+impl Instance {
+    /// [`check_bytes`] on this instance.
+    pub async fn check(&self) -> Checked {
+        check_bytes(&self.trove, &self.store).await
+    }
+}
+
+/// The stores of an instance's storage locations: `default` (the test's own handle on the
+/// default location) and, for any other location, a store opened from its root.
+pub async fn stores_of(trove: &Trove, default: &Arc<dyn ObjectStore>) -> Stores {
+    let mut stores = Stores::new();
+    for loc in trove.storages() {
+        let store = if loc.id == trove.default_storage().id {
+            default.clone()
+        } else {
+            trove::open_store(&loc.root).await.unwrap_or_else(|e| panic!("open storage {}: {e}", loc.root))
+        };
+        stores.insert(loc.id, store);
+    }
+    stores
+}
+
+/// After a step of a walk-through: spec 1's invariants on the whole catalog and the bytes
+/// behind it (every record, all branches, read and hashed; see `trove_testkit::invariants`),
+/// and every record's content read back through the façade (`load_bytes` for files, `cache`
+/// for folders) with its recorded hash. Panics naming every violation.
+pub async fn check_bytes(trove: &Trove, default: &Arc<dyn ObjectStore>) -> Checked {
+    let all = trove
+        .list(&ArtifactQuery {
+            branch: BranchSelection::All,
+            include_pending: true,
+            order: Order::Version,
+            ..ArtifactQuery::default()
+        })
+        .await
+        .expect("list every record");
+    let checked = match invariants::check_records(&all, &stores_of(trove, default).await).await {
+        Ok(c) => c,
+        Err(v) => panic!("{v}"),
+    };
+    for a in all.iter().filter(|a| a.pending.is_none() && invariants::owns_its_bytes(a, &all)) {
+        let got = if a.is_folder() {
+            let path = trove.cache(a).await.unwrap_or_else(|e| panic!("{}: cannot cache it: {e}", a.uid));
+            hash_local_folder(&path)
+        } else {
+            let bytes = trove.load_bytes(a).await.unwrap_or_else(|e| panic!("{}: cannot load it: {e}", a.uid));
+            let mut h = ContentHasher::new();
+            h.update(&bytes);
+            h.finish()
+        };
+        assert_eq!(
+            (&got.hash, &got.hash_type, got.size),
+            (&a.hash, &a.hash_type, a.size),
+            "{} read back through the façade",
+            a.uid
+        );
+    }
+    checked
+}
+
+/// Trove's hash of a local folder (its files, by `/`-separated relative path).
+fn hash_local_folder(root: &Path) -> ContentHash {
+    let mut entries = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let mut h = ContentHasher::new();
+                h.update(&std::fs::read(&p).unwrap());
+                let c = h.finish();
+                let rel = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+                entries.push(FolderEntry { path: rel, hash: c.hash, size: c.size });
+            }
+        }
+    }
+    folder_hash(&entries)
 }
 
 /// Which cloud pairs to include besides SQLite + local disk.
