@@ -10,10 +10,9 @@ use trove_domain::{
 };
 
 use crate::Trove;
-use crate::lifecycle::in_order;
 use crate::outcome::DeletePlan;
 use crate::plugin::{Change, RecordRef};
-use crate::query::branch_rank;
+use crate::query::{branch_rank, in_order};
 
 /// How many times a create retries after losing a race to a concurrent writer.
 const MAX_ATTEMPTS: u32 = 12;

@@ -10,9 +10,9 @@ use trove_domain::{
 };
 
 use crate::Trove;
-use crate::lifecycle::in_order;
 use crate::outcome::DeletePlan;
 use crate::plugin::{Change, RecordRef};
+use crate::query::in_order;
 
 /// What a branch operation did to one label.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

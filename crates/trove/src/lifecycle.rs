@@ -10,6 +10,7 @@ use trove_domain::{
 
 use crate::Trove;
 use crate::outcome::{DeletePlan, EmptyTrashReport, KeptPath, Moved, PurgeReport, Purged, TrashPlan};
+use crate::query::in_order;
 
 impl Trove {
     /// Move records to the trash (spec 1, row 2): hidden from default queries, restorable; if a
@@ -217,24 +218,6 @@ impl Trove {
         let mut moved = self.trash(std::slice::from_ref(uid)).await?;
         moved.pop().ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no artifact with uid {uid}")))
     }
-}
-
-/// `rows` in the order of `wanted`, each once, and the wanted ids that no row has.
-pub(crate) fn in_order<'w, T: Clone, K: PartialEq>(
-    wanted: &'w [K],
-    rows: &[T],
-    id: impl Fn(&T) -> &K,
-) -> (Vec<T>, Vec<&'w K>) {
-    let mut found: Vec<T> = Vec::with_capacity(wanted.len());
-    let mut missing = Vec::new();
-    for w in wanted {
-        match rows.iter().find(|r| id(r) == w) {
-            Some(r) if !found.iter().any(|f| id(f) == w) => found.push(r.clone()),
-            Some(_) => {}
-            None => missing.push(w),
-        }
-    }
-    (found, missing)
 }
 
 /// Options of [`Trove::plan_empty_trash`]: by default, the whole trash.

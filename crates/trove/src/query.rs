@@ -80,3 +80,21 @@ pub(crate) fn branch_rank(b: BranchId) -> u8 {
         _ => 1,
     }
 }
+
+/// `rows` in the order of `wanted`, each once, and the wanted ids that no row has.
+pub(crate) fn in_order<'w, T: Clone, K: PartialEq>(
+    wanted: &'w [K],
+    rows: &[T],
+    id: impl Fn(&T) -> &K,
+) -> (Vec<T>, Vec<&'w K>) {
+    let mut found: Vec<T> = Vec::with_capacity(wanted.len());
+    let mut missing = Vec::new();
+    for w in wanted {
+        match rows.iter().find(|r| id(r) == w) {
+            Some(r) if !found.iter().any(|f| id(f) == w) => found.push(r.clone()),
+            Some(_) => {}
+            None => missing.push(w),
+        }
+    }
+    (found, missing)
+}
