@@ -98,7 +98,9 @@ pub struct StorageMarker {
 /// How to create an instance.
 #[derive(Clone, PartialEq, Eq)]
 pub struct InitOptions {
-    /// The default storage root: a local folder (created if missing).
+    /// The default storage root: a local folder (created if missing; `file://` allowed),
+    /// `s3://bucket/prefix`, `gs://bucket/prefix`, or a URI of a scheme registered with
+    /// [`TroveBuilder::scheme`]. Cloud and plugin roots need a catalog URL in `db`.
     pub storage: String,
     /// The catalog URL (`postgresql://...`, `sqlite://...`); `None` puts a SQLite catalog at
     /// `<storage>/.trove/trove.db`.
