@@ -3,10 +3,10 @@
 use clap::Subcommand;
 use serde_json::{Map, Value, json};
 use trove::{
-    BranchSelection, Collection, CollectionOptions, CollectionQuery, Error, ErrorKind, Label, Result, Transition,
-    Trove, Uid,
+    BranchSelection, Collection, CollectionOptions, CollectionQuery, DeletePlan, Label, Result, Transition, Trove, Uid,
 };
 
+use crate::input::confirm_permanent;
 use crate::output::{artifact_json, print_artifacts, print_json, print_table};
 
 /// `trove collection ...`
@@ -40,8 +40,9 @@ pub enum CollectionCommand {
         /// Uid, stem, or key.
         collection: String,
     },
-    /// Move collections to the trash (their artifacts stay); with --permanent, delete them for
-    /// good (membership rows only, never the artifacts).
+    /// Move collections to the trash (their artifacts stay); with --permanent, or for those
+    /// already in the trash, delete them for good once confirmed (membership rows only, never
+    /// the artifacts).
     Delete {
         /// Uids, stems or keys.
         #[arg(required = true)]
@@ -49,6 +50,9 @@ pub enum CollectionCommand {
         /// Delete permanently, from any branch.
         #[arg(long)]
         permanent: bool,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
     /// Restore collections from the trash (to where they came from) or the archive.
     Restore {
@@ -97,7 +101,8 @@ pub enum LabelCommand {
         #[arg(long, default_value = "main")]
         branch: String,
     },
-    /// Move labels to the trash; with --permanent, delete them for good (only once detached).
+    /// Move labels to the trash; with --permanent, or for those already in the trash, delete
+    /// them for good once confirmed (only once detached).
     Delete {
         /// Label names.
         #[arg(required = true)]
@@ -105,6 +110,9 @@ pub enum LabelCommand {
         /// Delete permanently.
         #[arg(long)]
         permanent: bool,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
     /// Restore labels from the trash or the archive.
     Restore {
@@ -149,10 +157,12 @@ fn print_collections(cs: &[Collection]) {
     print_table(&["uid", "key", "members", "branch", "latest", "hash"], rows);
 }
 
+/// Resolve uids, stems or keys; keys are looked up on every branch (main first), since these
+/// commands act on archived and trashed collections too.
 async fn resolve(trove: &Trove, locators: &[String]) -> Result<Vec<Uid>> {
     let mut out = Vec::with_capacity(locators.len());
     for l in locators {
-        out.push(trove.collection(l).await?.uid);
+        out.push(trove.collection_in(l, BranchSelection::All).await?.uid);
     }
     Ok(out)
 }
@@ -160,8 +170,12 @@ async fn resolve(trove: &Trove, locators: &[String]) -> Result<Vec<Uid>> {
 fn report(moved: &[(String, Transition, String)], verb: &str, json: bool, items: Vec<Map<String, Value>>) {
     if json {
         print_json(items);
-        return;
+    } else {
+        print_moves(moved, verb);
     }
+}
+
+fn print_moves(moved: &[(String, Transition, String)], verb: &str) {
     for (what, t, branch) in moved {
         match t {
             Transition::NoOp { reason } => println!("{what}: unchanged ({reason})"),
@@ -227,29 +241,40 @@ pub async fn run_collection(trove: Trove, cmd: CollectionCommand, json: bool) ->
                 print_artifacts(&trove, &members);
             }
         }
-        CollectionCommand::Delete { collections, permanent } => {
+        CollectionCommand::Delete { collections, permanent, yes } => {
             let uids = resolve(&trove, &collections).await?;
-            if permanent {
-                let gone = trove.delete_collections_permanently(&uids).await?;
-                if json {
-                    print_json(gone.iter().map(collection_json).collect());
-                } else {
-                    for c in &gone {
-                        println!("deleted {} permanently (its {} artifact(s) stay)", c.label(), c.members.len());
-                    }
-                }
+            let plan = if permanent {
+                DeletePlan { to_trash: vec![], already_in_trash: trove.collections_by_uid(&uids).await? }
             } else {
-                let moved = trove.trash_collections(&uids).await?;
+                trove.plan_delete_collections(&uids).await?
+            };
+            let mut printed = Vec::new();
+            if !plan.to_trash.is_empty() {
+                let moved =
+                    trove.trash_collections(&plan.to_trash.iter().map(|c| c.uid.clone()).collect::<Vec<_>>()).await?;
                 let lines: Vec<_> = moved
                     .iter()
                     .map(|m| (m.collection.label(), m.transition, m.collection.branch.to_string()))
                     .collect();
-                report(
-                    &lines,
-                    "moved to the trash:",
-                    json,
-                    moved.iter().map(|m| collection_json(&m.collection)).collect(),
-                );
+                if !json {
+                    print_moves(&lines, "moved to the trash:");
+                }
+                printed.extend(moved.iter().map(|m| collection_json(&m.collection)));
+            }
+            if !plan.already_in_trash.is_empty() {
+                let names: Vec<String> = plan.already_in_trash.iter().map(Collection::label).collect();
+                confirm_permanent(&names, permanent, yes)?;
+                let uids: Vec<Uid> = plan.already_in_trash.iter().map(|c| c.uid.clone()).collect();
+                let gone = trove.delete_collections_permanently(&uids).await?;
+                if !json {
+                    for c in &gone {
+                        println!("deleted {} permanently (its {} artifact(s) stay)", c.label(), c.members.len());
+                    }
+                }
+                printed.extend(gone.iter().map(collection_json));
+            }
+            if json {
+                print_json(printed);
             }
         }
         CollectionCommand::Restore { collections } => {
@@ -319,30 +344,37 @@ pub async fn run_label(trove: Trove, cmd: LabelCommand, json: bool) -> Result<()
                 print_table(&["name", "artifacts", "collections", "branch", "description"], rows);
             }
         }
-        LabelCommand::Delete { names, permanent } => {
-            if permanent {
+        LabelCommand::Delete { names, permanent, yes } => {
+            let plan = trove.plan_delete_labels(&names).await?;
+            let (to_trash, to_purge) = if permanent {
+                (vec![], plan.to_trash.into_iter().chain(plan.already_in_trash).collect())
+            } else {
+                (plan.to_trash, plan.already_in_trash)
+            };
+            let mut printed = Vec::new();
+            if !to_trash.is_empty() {
+                let moved = trove.trash_labels(&to_trash.iter().map(|l| l.name.clone()).collect::<Vec<_>>()).await?;
+                let lines: Vec<_> =
+                    moved.iter().map(|m| (m.label.label(), m.transition, m.label.branch.to_string())).collect();
+                if !json {
+                    print_moves(&lines, "moved to the trash:");
+                }
+                printed.extend(moved.iter().map(|m| label_json(&m.label)));
+            }
+            if !to_purge.is_empty() {
+                let labels: Vec<String> = to_purge.iter().map(Label::label).collect();
+                confirm_permanent(&labels, permanent, yes)?;
+                let names: Vec<String> = to_purge.iter().map(|l| l.name.clone()).collect();
                 let gone = trove.delete_labels_permanently(&names).await?;
-                if json {
-                    print_json(gone.iter().map(label_json).collect());
-                } else {
+                if !json {
                     for l in &gone {
                         println!("deleted label '{}' permanently", l.name);
                     }
                 }
-            } else {
-                let moved = trove.trash_labels(&names).await.map_err(|e| {
-                    if e.kind() == ErrorKind::AlreadyInTrash {
-                        Error::new(
-                            ErrorKind::AlreadyInTrash,
-                            format!("{} (for labels: `trove label delete --permanent NAME`)", e.message()),
-                        )
-                    } else {
-                        e
-                    }
-                })?;
-                let lines: Vec<_> =
-                    moved.iter().map(|m| (m.label.label(), m.transition, m.label.branch.to_string())).collect();
-                report(&lines, "moved to the trash:", json, moved.iter().map(|m| label_json(&m.label)).collect());
+                printed.extend(gone.iter().map(label_json));
+            }
+            if json {
+                print_json(printed);
             }
         }
         LabelCommand::Restore { names } => {

@@ -206,6 +206,60 @@ fn keys_work_for_trashed_and_archived_records() {
     sh.fails(&["restore", "k.csv"], 3);
 }
 
+/// Collections and labels get the artifacts' confirmation rules: a delete moves to the trash;
+/// a delete of one already there, or with --permanent, asks first (--yes skips; no terminal and
+/// no --yes refuses, changing nothing). Their artifacts are never touched.
+#[test]
+fn collections_and_labels_ask_before_deleting_for_good() {
+    let sh = Shell::new();
+    std::fs::write(sh.path("a.csv"), "a\n1\n").unwrap();
+    sh.ok(&["init", "--storage", "data"]);
+    let saved = sh.json(&["save", "a.csv", "--key", "a.csv"]);
+    let (a, bytes) = (saved[0]["uid"].as_str().unwrap().to_owned(), PathBuf::from(saved[0]["path"].as_str().unwrap()));
+    let trash = -1;
+
+    let c = sh.json(&["collection", "create", "set", &a])[0]["uid"].as_str().unwrap().to_owned();
+    let moved = sh.json(&["collection", "delete", "set"]);
+    assert_eq!((uids(&moved), &moved[0]["branch"]), (vec![c.clone()], &Value::from(trash)));
+    // by key again: found in the trash, so it asks; with no terminal it refuses
+    let err = sh.fails(&["collection", "delete", "set"], 2);
+    assert!(err.contains("already in the trash") && err.contains("--yes"), "{err}");
+    assert_eq!(uids(&sh.json(&["collection", "ls", "--branch", "trash"])), vec![c.clone()], "nothing happened");
+    let gone = sh.json(&["collection", "delete", "set", "--yes"]);
+    assert_eq!(uids(&gone), vec![c.clone()]);
+    assert!(sh.json(&["collection", "ls", "--branch", "all"]).is_empty());
+    // --permanent asks too, from main
+    let c2 = sh.json(&["collection", "create", "set2", &a])[0]["uid"].as_str().unwrap().to_owned();
+    let err = sh.fails(&["collection", "delete", "set2", "--permanent"], 2);
+    assert!(err.contains("permanently?") && err.contains("--yes"), "{err}");
+    assert_eq!(uids(&sh.json(&["collection", "ls"])), vec![c2.clone()], "nothing happened");
+    let out = sh.ok(&["collection", "delete", &c2, "--permanent", "-y"]);
+    assert!(out.contains("deleted collection 'set2'") && out.contains("permanently"), "{out}");
+    assert!(sh.json(&["collection", "ls", "--branch", "all"]).is_empty());
+    assert_eq!(sh.json(&["show", &a])[0]["branch"], "main", "the member artifact stays");
+    assert_eq!(std::fs::read_to_string(&bytes).unwrap(), "a\n1\n", "and so do its bytes");
+
+    sh.ok(&["label", "create", "raw"]);
+    let moved = sh.json(&["label", "delete", "raw"]);
+    assert_eq!((&moved[0]["name"], &moved[0]["branch"]), (&Value::from("raw"), &Value::from(trash)));
+    let err = sh.fails(&["label", "delete", "raw"], 2);
+    assert!(err.contains("label 'raw' already in the trash") && err.contains("--yes"), "{err}");
+    assert_eq!(sh.json(&["label", "ls", "--branch", "trash"]).len(), 1, "nothing happened");
+    assert_eq!(sh.json(&["label", "delete", "raw", "--yes"])[0]["name"], "raw");
+    assert!(sh.json(&["label", "ls", "--branch", "all"]).is_empty());
+    sh.ok(&["label", "create", "tmp"]);
+    let err = sh.fails(&["label", "delete", "tmp", "--permanent"], 2);
+    assert!(err.contains("delete label 'tmp' permanently?"), "{err}");
+    assert_eq!(sh.json(&["label", "ls"]).len(), 1, "nothing happened");
+    // confirmed, an attached label is still protected: detach it first
+    sh.ok(&["label", "add", "tmp", &a]);
+    sh.fails(&["label", "delete", "tmp", "--permanent", "--yes"], 4);
+    sh.ok(&["label", "remove", "tmp", &a]);
+    sh.ok(&["label", "delete", "tmp", "--permanent", "--yes"]);
+    assert!(sh.json(&["label", "ls", "--branch", "all"]).is_empty());
+    sh.fails(&["label", "delete", "nothing-here"], 3);
+}
+
 /// Every file under `dir`, relative, sorted (the catalog files excepted: they are the catalog).
 fn files_under(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();

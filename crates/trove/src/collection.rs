@@ -5,12 +5,14 @@
 use serde::Serialize;
 use trove_domain::collection::{collection_hash, in_collections_error, validate_collection_key};
 use trove_domain::{
-    Artifact, BranchSelection, Collection, CollectionQuery, Error, ErrorKind, Locator, NewCollection, Operation,
-    Result, Transition, Uid,
+    Artifact, BranchId, BranchSelection, Collection, CollectionQuery, Error, ErrorKind, Locator, NewCollection,
+    Operation, Result, Transition, Uid,
 };
 
 use crate::Trove;
+use crate::outcome::DeletePlan;
 use crate::plugin::{Change, RecordRef};
+use crate::query::{branch_rank, in_order};
 
 /// How many times a create retries after losing a race to a concurrent writer.
 const MAX_ATTEMPTS: u32 = 12;
@@ -180,12 +182,49 @@ impl Trove {
             Locator::Key(key) => CollectionQuery { key: Some(key), latest_only: true, ..Default::default() },
         };
         let mut found = self.catalog().collections(&q).await?;
-        found.sort_by_key(|c| {
-            (c.branch != trove_domain::BranchId::MAIN || !c.is_latest, std::cmp::Reverse(c.version_index()))
-        });
+        found.sort_by_key(|c| (c.branch != BranchId::MAIN || !c.is_latest, std::cmp::Reverse(c.version_index())));
         found.into_iter().next().ok_or_else(|| {
             Error::not_found(format!("no collection '{locator}': list them with `trove collection ls --branch all`"))
         })
+    }
+
+    /// Find one collection like [`Trove::collection`], but resolve a key on the given branches:
+    /// the head on main first, then on archive, then in the trash (for commands that act on
+    /// archived or trashed collections, such as restore or permanent deletion).
+    pub async fn collection_in(&self, locator: &str, branches: BranchSelection) -> Result<Collection> {
+        let Locator::Key(key) = Locator::parse(locator) else {
+            return self.collection(locator).await;
+        };
+        let q = CollectionQuery { branch: branches, key: Some(key.clone()), latest_only: true, ..Default::default() };
+        let mut heads = self.catalog().collections(&q).await?;
+        heads.sort_by_key(|c| (branch_rank(c.branch), std::cmp::Reverse(c.version_index())));
+        heads.into_iter().next().ok_or_else(|| {
+            Error::not_found(format!(
+                "no collection '{key}' on any branch: list them with `trove collection ls --branch all`"
+            ))
+        })
+    }
+
+    /// Every collection with these uids (any branch), in order, each once; a missing uid is a
+    /// NotFound error naming it.
+    pub async fn collections_by_uid(&self, uids: &[Uid]) -> Result<Vec<Collection>> {
+        let q = CollectionQuery { branch: BranchSelection::All, uids: Some(uids.to_vec()), ..Default::default() };
+        let rows = self.catalog().collections(&q).await?;
+        let (out, missing) = in_order(uids, &rows, |c| &c.uid);
+        if !missing.is_empty() {
+            return Err(Error::not_found(format!(
+                "no collection with uid {}: list them with `trove collection ls --branch all`",
+                missing.iter().map(|u| u.as_str()).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        Ok(out)
+    }
+
+    /// Split collections into those [`Trove::trash_collections`] would move and those already
+    /// in the trash, so a caller (the CLI) can ask before deleting the latter permanently.
+    pub async fn plan_delete_collections(&self, uids: &[Uid]) -> Result<DeletePlan<Collection>> {
+        let found = self.collections_by_uid(uids).await?;
+        Ok(DeletePlan::split(found, |c| c.branch == BranchId::TRASH))
     }
 
     /// Collections matching a query (default: heads and non-heads on `main`).

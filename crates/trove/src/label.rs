@@ -5,12 +5,14 @@
 use serde::Serialize;
 use trove_domain::collection::validate_label_name;
 use trove_domain::{
-    BranchSelection, CollectionQuery, Error, Label, LabelQuery, Labeled, Locator, NewLabel, Operation, Result,
-    Transition, Uid,
+    BranchId, BranchSelection, CollectionQuery, Error, Label, LabelQuery, Labeled, Locator, NewLabel, Operation,
+    Result, Transition, Uid,
 };
 
 use crate::Trove;
+use crate::outcome::DeletePlan;
 use crate::plugin::{Change, RecordRef};
+use crate::query::in_order;
 
 /// What a branch operation did to one label.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -51,6 +53,22 @@ impl Trove {
             .await?
             .pop()
             .ok_or_else(|| Error::not_found(format!("no label '{name}': list them with `trove label ls --branch all`")))
+    }
+
+    /// Split labels (by name) into those [`Trove::trash_labels`] would move and those already in
+    /// the trash, so a caller (the CLI) can ask before deleting the latter permanently. A name
+    /// that no label has is a NotFound error naming it.
+    pub async fn plan_delete_labels(&self, names: &[String]) -> Result<DeletePlan<Label>> {
+        let q = LabelQuery { branch: BranchSelection::All, names: Some(names.to_vec()), ..Default::default() };
+        let rows = self.catalog().labels(&q).await?;
+        let (found, missing) = in_order(names, &rows, |l| &l.name);
+        if !missing.is_empty() {
+            return Err(Error::not_found(format!(
+                "no label {}: list them with `trove label ls --branch all`",
+                missing.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        Ok(DeletePlan::split(found, |l| l.branch == BranchId::TRASH))
     }
 
     /// The labels attached to a record (any branch).

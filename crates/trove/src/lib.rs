@@ -56,9 +56,11 @@ pub use collection::{CollectionOptions, CollectionOutcome, MovedCollection};
 #[cfg(feature = "dataframe")]
 pub use dataframe::{DATAFRAME_OTYPE, Loaded, PARQUET_SUFFIX, ParquetReader};
 pub use label::MovedLabel;
-pub use maintenance::{GcOptions, MIN_GC_GRACE};
+pub use lifecycle::EmptyTrashOptions;
+pub use maintenance::{FsckOptions, GcOptions, MIN_GC_GRACE};
 pub use outcome::{
-    DeletePlan, FsckFinding, GcItem, GcKind, GcPlan, GcReport, KeptPath, Moved, PurgeReport, Purged, SaveOutcome,
+    DeletePlan, EmptyTrashReport, FsckFinding, GcItem, GcKind, GcPlan, GcReport, KeptPath, Moved, PurgeReport, Purged,
+    SaveOutcome, TrashPlan,
 };
 pub use plugin::{Format, LifecycleObserver, StorageScheme};
 pub use replace::{Renamed, ReplaceOutcome};
@@ -96,7 +98,9 @@ pub struct StorageMarker {
 /// How to create an instance.
 #[derive(Clone, PartialEq, Eq)]
 pub struct InitOptions {
-    /// The default storage root: a local folder (created if missing).
+    /// The default storage root: a local folder (created if missing; `file://` allowed),
+    /// `s3://bucket/prefix`, `gs://bucket/prefix`, or a URI of a scheme registered with
+    /// [`TroveBuilder::scheme`]. Cloud and plugin roots need a catalog URL in `db`.
     pub storage: String,
     /// The catalog URL (`postgresql://...`, `sqlite://...`); `None` puts a SQLite catalog at
     /// `<storage>/.trove/trove.db`.
@@ -284,7 +288,7 @@ impl TroveBuilder {
         let catalog = match self.catalog {
             Some(c) => c,
             None => {
-                let url = wiring::catalog_url_for(&location)?;
+                let url = wiring::catalog_url_for(&location, &self.plugins)?;
                 connect_catalog(&url).await?
             }
         };
@@ -299,10 +303,7 @@ impl TroveBuilder {
         for loc in catalog.storages().await? {
             let store = match self.stores.iter().find(|s| s.root() == loc.root) {
                 Some(s) => s.clone(),
-                None if self.plugins.claims(&loc.root) => {
-                    self.plugins.open_store(&loc.root).expect("a claimed root")?
-                }
-                None => wiring::open_location(&loc).await?,
+                None => wiring::open_location(&loc, &self.plugins).await?,
             };
             stores.insert(loc.id, Store { location: loc, store });
         }

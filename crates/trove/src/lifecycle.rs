@@ -9,7 +9,8 @@ use trove_domain::{
 };
 
 use crate::Trove;
-use crate::outcome::{DeletePlan, KeptPath, Moved, PurgeReport, Purged};
+use crate::outcome::{DeletePlan, EmptyTrashReport, KeptPath, Moved, PurgeReport, Purged, TrashPlan};
+use crate::query::in_order;
 
 impl Trove {
     /// Move records to the trash (spec 1, row 2): hidden from default queries, restorable; if a
@@ -46,15 +47,7 @@ impl Trove {
     /// (the CLI) can ask before deleting the latter permanently.
     pub async fn plan_delete(&self, uids: &[Uid]) -> Result<DeletePlan> {
         let found = self.artifacts_by_uid(uids).await?;
-        let mut plan = DeletePlan::default();
-        for a in found {
-            if a.branch == BranchId::TRASH {
-                plan.already_in_trash.push(a);
-            } else {
-                plan.to_trash.push(a);
-            }
-        }
-        Ok(plan)
+        Ok(DeletePlan::split(found, |a| a.branch == BranchId::TRASH))
     }
 
     /// Every record with these uids, in order; a missing uid is a NotFound error naming it.
@@ -70,22 +63,11 @@ impl Trove {
                 ..Default::default()
             })
             .await?;
-        let mut out = Vec::with_capacity(uids.len());
-        let mut missing = Vec::new();
-        for uid in uids {
-            match rows.iter().find(|a| &a.uid == uid) {
-                Some(a) => {
-                    if !out.iter().any(|o: &Artifact| &o.uid == uid) {
-                        out.push(a.clone());
-                    }
-                }
-                None => missing.push(uid.to_string()),
-            }
-        }
+        let (out, missing) = in_order(uids, &rows, |a| &a.uid);
         if !missing.is_empty() {
             return Err(Error::not_found(format!(
                 "no artifact with uid {}: check the uids with `trove ls --branch all`",
-                missing.join(", ")
+                missing.iter().map(|u| u.as_str()).collect::<Vec<_>>().join(", ")
             )));
         }
         Ok(out)
@@ -194,35 +176,47 @@ impl Trove {
         Ok(p)
     }
 
-    /// Records in the trash for longer than `older_than` by the instance's clock (all of the
-    /// trash with `None`).
-    pub async fn trash_older_than(&self, older_than: Option<std::time::Duration>) -> Result<Vec<Artifact>> {
-        let older_than =
-            older_than.map(|d| self.clock().now() - chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX));
-        self.catalog()
+    /// Plan trash retention: every record in the trash for longer than
+    /// [`EmptyTrashOptions::older_than`] by the instance's clock (the whole trash without it).
+    /// Nothing is deleted: show the plan, then [`Trove::apply_empty_trash`] deletes exactly
+    /// what it lists.
+    pub async fn plan_empty_trash(&self, opts: &EmptyTrashOptions) -> Result<TrashPlan> {
+        let cutoff = opts
+            .older_than
+            .map(|d| self.clock().now() - chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX));
+        let items = self
+            .catalog()
             .artifacts(&ArtifactQuery {
                 branch: BranchSelection::Only(BranchId::TRASH),
-                branch_changed_before: older_than,
+                branch_changed_before: cutoff,
                 ..Default::default()
             })
-            .await
+            .await?;
+        Ok(TrashPlan { items, cutoff })
     }
 
-    /// Trash retention: permanently delete (storage policy `auto`) every record in the trash
-    /// for longer than `older_than` (the instance's clock decides). With `dry_run`, only list
-    /// what would go.
-    pub async fn empty_trash(
-        &self,
-        older_than: Option<std::time::Duration>,
-        dry_run: bool,
-    ) -> Result<(Vec<Artifact>, PurgeReport)> {
-        let doomed = self.trash_older_than(older_than).await?;
-        if dry_run || doomed.is_empty() {
-            return Ok((doomed, PurgeReport::default()));
+    /// Delete permanently (storage policy `auto`) exactly the records `plan` lists that are
+    /// still in the trash; one that has left it since the plan (restored, or deleted by another
+    /// process) is skipped and reported, never deleted. A restore that commits between this
+    /// check and the deletion's mark still loses to the deletion, as with
+    /// [`Trove::delete_permanently`].
+    pub async fn apply_empty_trash(&self, plan: &TrashPlan) -> Result<EmptyTrashReport> {
+        let planned: Vec<Uid> = plan.items.iter().map(|a| a.uid.clone()).collect();
+        if planned.is_empty() {
+            return Ok(EmptyTrashReport::default());
         }
-        let uids: Vec<Uid> = doomed.iter().map(|a| a.uid.clone()).collect();
-        let report = self.delete_permanently(&uids, StoragePolicy::Auto).await?;
-        Ok((doomed, report))
+        let still = self
+            .catalog()
+            .artifacts(&ArtifactQuery {
+                branch: BranchSelection::Only(BranchId::TRASH),
+                uids: Some(planned.clone()),
+                ..Default::default()
+            })
+            .await?;
+        let (doomed, skipped): (Vec<Uid>, Vec<Uid>) =
+            planned.into_iter().partition(|u| still.iter().any(|a| &a.uid == u));
+        let purge = self.delete_permanently(&doomed, StoragePolicy::Auto).await?;
+        Ok(EmptyTrashReport { purge, skipped })
     }
 
     /// Trash one record. Deleting an artifact already in the trash is an error whose message
@@ -230,6 +224,20 @@ impl Trove {
     pub async fn delete(&self, uid: &Uid) -> Result<Moved> {
         let mut moved = self.trash(std::slice::from_ref(uid)).await?;
         moved.pop().ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no artifact with uid {uid}")))
+    }
+}
+
+/// Options of [`Trove::plan_empty_trash`]: by default, the whole trash.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EmptyTrashOptions {
+    /// Only records trashed longer ago than this, by the instance's clock.
+    pub older_than: Option<std::time::Duration>,
+}
+
+impl EmptyTrashOptions {
+    /// Only records trashed longer ago than `older_than`.
+    pub fn older_than(older_than: std::time::Duration) -> Self {
+        EmptyTrashOptions { older_than: Some(older_than) }
     }
 }
 

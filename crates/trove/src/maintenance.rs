@@ -27,9 +27,11 @@ use crate::{EMBEDDED_DB, STORAGE_MARKER, Trove, local};
 
 impl Trove {
     /// Find records whose bytes are missing or differ, and markers left by interrupted
-    /// operations; with `repair`, finish or roll back each interrupted operation. Re-hashes
-    /// content when `verify_hashes` is set (otherwise sizes are compared).
-    pub async fn fsck(&self, repair: bool, verify_hashes: bool) -> Result<Vec<FsckFinding>> {
+    /// operations; with [`FsckOptions::repair`], finish or roll back each interrupted operation
+    /// ([`FsckFinding::repaired`] says which were settled). Re-hashes content with
+    /// [`FsckOptions::verify_hashes`] (otherwise sizes are compared).
+    pub async fn fsck(&self, opts: &FsckOptions) -> Result<Vec<FsckFinding>> {
+        let FsckOptions { repair, verify_hashes } = *opts;
         let mut findings = Vec::new();
         for a in self.catalog().pending_artifacts().await? {
             findings.push(self.fsck_pending(&a, repair).await?);
@@ -44,6 +46,7 @@ impl Trove {
                     uid: a.uid.clone(),
                     problem,
                     action: "none: restore the bytes from a backup, or delete the record with --storage keep".into(),
+                    repaired: false,
                 });
             }
         }
@@ -102,7 +105,7 @@ impl Trove {
 
     async fn fsck_pending(&self, a: &Artifact, repair: bool) -> Result<FsckFinding> {
         let store = self.store(a.storage)?;
-        let mut f = FsckFinding { uid: a.uid.clone(), problem: String::new(), action: String::new() };
+        let mut f = FsckFinding { uid: a.uid.clone(), problem: String::new(), action: String::new(), repaired: false };
         match &a.pending {
             Some(Pending::Purging { policy }) => {
                 // Finished as asked: the policy recorded with the mark decides about the bytes.
@@ -119,6 +122,7 @@ impl Trove {
                 if repair {
                     self.purge_bytes(a, decision).await?;
                     self.catalog().finish_purge(std::slice::from_ref(&a.uid)).await?;
+                    f.repaired = true;
                 }
             }
             Some(mark @ Pending::PlacingRealKey { managed_key, target }) => {
@@ -132,6 +136,7 @@ impl Trove {
                 f.action = action.into();
                 if repair {
                     self.settle_placement(a, mark, managed_key, target.as_deref(), settle).await?;
+                    f.repaired = settle != PlacementSettle::Stuck;
                 }
             }
             Some(Pending::Replacing { .. }) => {
@@ -141,6 +146,7 @@ impl Trove {
                 f.action = decision.describe().into();
                 if repair && decision != crate::replace::Settle::Stuck {
                     self.settle_replace(a, decision).await?;
+                    f.repaired = true;
                 }
             }
             None => {}
@@ -346,6 +352,30 @@ impl Trove {
             }
         }
         Ok(refs)
+    }
+}
+
+/// Options of [`Trove::fsck`]: by default, report what is wrong and what a repair would do,
+/// comparing sizes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FsckOptions {
+    /// Finish or roll back each interrupted operation (default: only say what would be done).
+    pub repair: bool,
+    /// Re-hash stored content and compare it with each record's hash (default: compare sizes).
+    pub verify_hashes: bool,
+}
+
+impl FsckOptions {
+    /// Apply the repairs (see the field).
+    pub fn repair(mut self) -> Self {
+        self.repair = true;
+        self
+    }
+
+    /// Re-hash content (see the field).
+    pub fn verify_hashes(mut self) -> Self {
+        self.verify_hashes = true;
+        self
     }
 }
 

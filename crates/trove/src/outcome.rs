@@ -137,13 +137,28 @@ impl PurgeReport {
     }
 }
 
-/// How `delete` resolves a set of records: which go to the trash and which are there already.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct DeletePlan {
+/// How `delete` resolves a set of records (artifacts, collections or labels): which go to the
+/// trash and which are there already, so a caller can ask before deleting the latter for good.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeletePlan<T = Artifact> {
     /// Live or archived records: `trash` moves them.
-    pub to_trash: Vec<Artifact>,
+    pub to_trash: Vec<T>,
     /// Records already in the trash: only a permanent deletion removes them.
-    pub already_in_trash: Vec<Artifact>,
+    pub already_in_trash: Vec<T>,
+}
+
+impl<T> Default for DeletePlan<T> {
+    fn default() -> Self {
+        DeletePlan { to_trash: Vec::new(), already_in_trash: Vec::new() }
+    }
+}
+
+impl<T> DeletePlan<T> {
+    /// Sort records by whether `in_trash` says they are in the trash already.
+    pub(crate) fn split(records: impl IntoIterator<Item = T>, in_trash: impl Fn(&T) -> bool) -> Self {
+        let (already_in_trash, to_trash) = records.into_iter().partition(|r| in_trash(r));
+        DeletePlan { to_trash, already_in_trash }
+    }
 }
 
 /// One finding of `fsck`.
@@ -155,6 +170,36 @@ pub struct FsckFinding {
     pub problem: String,
     /// What was done about it (or would be, in a dry run).
     pub action: String,
+    /// Whether this run settled it (never without [`crate::FsckOptions::repair`]; not for what
+    /// no repair can fix, such as bytes missing from storage).
+    #[serde(skip)]
+    pub repaired: bool,
+}
+
+/// What [`crate::Trove::plan_empty_trash`] found: shown to the user, then applied as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TrashPlan {
+    /// The records to delete permanently: in the trash since before the cut-off.
+    pub items: Vec<Artifact>,
+    /// The cut-off by the instance's clock (`None`: the whole trash).
+    pub cutoff: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl TrashPlan {
+    /// Whether there is nothing to delete.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+/// What [`crate::Trove::apply_empty_trash`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct EmptyTrashReport {
+    /// The records deleted permanently, and their bytes.
+    pub purge: PurgeReport,
+    /// Planned records left alone because they had left the trash since the plan was made
+    /// (restored, or deleted by another process).
+    pub skipped: Vec<Uid>,
 }
 
 /// What [`crate::Trove::plan_gc`] found: shown to the user, then applied as it is.

@@ -205,15 +205,25 @@ impl Plugins {
         self.observers.push(observer);
     }
 
-    /// Whether a registered scheme claims `root`.
-    pub(crate) fn claims(&self, root: &str) -> bool {
-        root.split_once("://").is_some_and(|(scheme, _)| self.schemes.iter().any(|(s, _)| s == scheme))
+    /// Whether `scheme` (`mem` for `mem://...`) is registered.
+    pub(crate) fn has_scheme(&self, scheme: &str) -> bool {
+        self.schemes.iter().any(|(s, _)| s == scheme)
     }
 
-    /// The store for `root` if a registered scheme claims it.
-    pub(crate) fn open_store(&self, root: &str) -> Option<Result<Arc<dyn ObjectStore>>> {
-        let (scheme, _) = root.split_once("://")?;
-        self.schemes.iter().find(|(s, _)| s == scheme).map(|(_, f)| f.open(root))
+    /// The registered schemes' names.
+    pub(crate) fn scheme_names(&self) -> impl Iterator<Item = &str> {
+        self.schemes.iter().map(|(s, _)| s.as_str())
+    }
+
+    /// Open `uri` with the factory registered for `scheme` (see [`crate::wiring::resolve`]).
+    pub(crate) fn open(&self, scheme: &str, uri: &str) -> Result<Arc<dyn ObjectStore>> {
+        match self.schemes.iter().find(|(s, _)| s == scheme) {
+            Some((_, factory)) => factory.open(uri),
+            None => Err(Error::invalid_input(format!(
+                "no storage scheme '{scheme}' is registered for {}",
+                trove_domain::secret::redact_url(uri)
+            ))),
+        }
     }
 
     pub(crate) fn notify(&self, events: &[LifecycleEvent]) {

@@ -44,13 +44,7 @@ impl Trove {
         };
         let mut heads =
             self.catalog().artifacts(&ArtifactQuery::new().key(key.clone()).branch(branches).latest_only()).await?;
-        let rank = |b: BranchId| match b {
-            BranchId::MAIN => 0,
-            BranchId::ARCHIVE => 2,
-            BranchId::TRASH => 3,
-            _ => 1,
-        };
-        heads.sort_by_key(|a| (rank(a.branch), std::cmp::Reverse(a.created_at)));
+        heads.sort_by_key(|a| (branch_rank(a.branch), std::cmp::Reverse(a.created_at)));
         heads.into_iter().next().ok_or_else(|| {
             Error::not_found(format!(
                 "no artifact with key '{key}' on any branch: list them with `trove ls --branch all`"
@@ -74,4 +68,33 @@ impl Trove {
         let a = self.get_in(locator, branch).await?;
         self.catalog().artifacts(&ArtifactQuery::new().stem(a.stem()).branch(branch).order(Order::Version)).await
     }
+}
+
+/// The order in which a key found on several branches is resolved: main, then any other live
+/// branch, then archive, then the trash.
+pub(crate) fn branch_rank(b: BranchId) -> u8 {
+    match b {
+        BranchId::MAIN => 0,
+        BranchId::ARCHIVE => 2,
+        BranchId::TRASH => 3,
+        _ => 1,
+    }
+}
+
+/// `rows` in the order of `wanted`, each once, and the wanted ids that no row has.
+pub(crate) fn in_order<'w, T: Clone, K: PartialEq>(
+    wanted: &'w [K],
+    rows: &[T],
+    id: impl Fn(&T) -> &K,
+) -> (Vec<T>, Vec<&'w K>) {
+    let mut found: Vec<T> = Vec::with_capacity(wanted.len());
+    let mut missing = Vec::new();
+    for w in wanted {
+        match rows.iter().find(|r| id(r) == w) {
+            Some(r) if !found.iter().any(|f| id(f) == w) => found.push(r.clone()),
+            Some(_) => {}
+            None => missing.push(w),
+        }
+    }
+    (found, missing)
 }

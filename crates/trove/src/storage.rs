@@ -8,6 +8,7 @@
 //! [`ErrorKind::NotManaged`] errors naming that instance, while reading and registering its
 //! existing objects in place work.
 
+use std::ffi::OsStr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -15,11 +16,13 @@ use bytes::Bytes;
 use trove_domain::ids::random_base62;
 use trove_domain::key::{MANAGED_DIR, suffix_of};
 use trove_domain::ports::ObjectStore;
+use trove_domain::secret::redact_url;
 use trove_domain::{Error, ErrorKind, Key, NewStorage, Result, StorageLocation};
 
 use crate::outcome::SaveOutcome;
 use crate::save::SaveOptions;
-use crate::{STORAGE_MARKER, StorageMarker, Store, Trove, normalize_root, wiring};
+use crate::wiring::{self, Location};
+use crate::{STORAGE_MARKER, StorageMarker, Store, Trove, normalize_root};
 
 /// The marker's key inside a root.
 pub(crate) fn marker_key() -> String {
@@ -35,22 +38,12 @@ pub(crate) async fn read_marker(store: &dyn ObjectStore) -> Result<Option<Storag
     }
 }
 
-/// A root as the catalog stores it: `s3://`/`gs://` URIs without a trailing slash, local
-/// paths absolute and normalised (and created, with their `.trove/` folder).
-pub(crate) fn canonical_root(root: &str) -> Result<String> {
-    if wiring::is_cloud(root) || root.starts_with("memory://") {
-        return Ok(root.trim_end_matches('/').to_owned());
-    }
-    let p = normalize_root(Path::new(root.strip_prefix("file://").unwrap_or(root)))?;
-    Ok(p.to_string_lossy().into_owned())
-}
-
 impl Trove {
     /// The storage location a save writes to: `None` is the default; else a root (as
     /// [`Trove::storages`] lists it) or a location uid.
     pub(crate) fn target_store(&self, root_or_uid: Option<&str>) -> Result<&Store> {
         let Some(wanted) = root_or_uid else { return Ok(self.default_store()) };
-        let canonical = canonical_root(wanted).ok();
+        let canonical = wiring::resolve_root(wanted, self.plugins()).ok().map(|l| l.as_string());
         self.inner
             .stores
             .values()
@@ -87,20 +80,25 @@ impl Trove {
     /// with the key relative to its root; for anything else, `uri` as a key in the default
     /// location.
     fn locate(&self, uri: &str) -> Result<(&Store, String)> {
-        let is_uri = uri.contains("://") && !uri.starts_with("file://");
-        if !is_uri {
-            let as_path = uri.strip_prefix("file://").unwrap_or(uri);
-            if Path::new(as_path).is_absolute() {
-                return self.local_location_of(Path::new(as_path))?.ok_or_else(|| {
+        let uri = match wiring::resolve(uri, self.plugins())? {
+            Location::Local(path) if path.is_absolute() => {
+                return self.local_location_of(&path)?.ok_or_else(|| {
                     Error::invalid_input(format!(
-                        "{as_path} is inside no registered storage location: register its root with \
-                         `trove storage add`, or save it (a copy) with `trove save`"
+                        "{} is inside no registered storage location: register its root with \
+                         `trove storage add`, or save it (a copy) with `trove save`",
+                        path.display()
                     ))
                 });
             }
-            return Ok((self.default_store(), uri.trim_start_matches('/').to_owned()));
-        }
-        let uri = uri.trim_end_matches('/');
+            Location::Local(key) => return Ok((self.default_store(), key.to_string_lossy().into_owned())),
+            Location::Catalog(url) => {
+                return Err(Error::invalid_input(format!(
+                    "{} is a catalog URL, not data to register: give an object's URI or a path",
+                    redact_url(&url)
+                )));
+            }
+            other => other.object_uri().expect("every other location is an object URI").to_owned(),
+        };
         self.inner
             .stores
             .values()
@@ -153,6 +151,32 @@ impl Trove {
         self.register_in_place(store, &rel, key, suffix, is_folder, &opts).await
     }
 
+    /// Save what a user names, as `trove save PATH` does: the one place that decides between
+    /// registering in place and copying.
+    ///
+    /// * A URI of a storage scheme this instance knows (`s3://`, `gs://`, a scheme registered
+    ///   with [`crate::TroveBuilder::scheme`]) names data already in storage: it is registered
+    ///   in place ([`Trove::register`]), never copied, and must lie inside a registered location.
+    /// * Anything else is a local path (`file://` allowed): it is saved ([`Trove::save`]), which
+    ///   registers it in place too when it lies inside a registered local location, and copies
+    ///   it otherwise.
+    ///
+    /// A catalog URL, or a URI of a scheme this instance does not know, is an `invalid_input`
+    /// error and nothing is written.
+    pub async fn save_from(&self, input: impl AsRef<OsStr>, opts: SaveOptions) -> Result<SaveOutcome> {
+        let input = input.as_ref();
+        // A name that is not UTF-8 is no URI: a local path, taken byte for byte.
+        let Some(text) = input.to_str() else { return self.save(Path::new(input), opts).await };
+        match wiring::resolve(text, self.plugins())? {
+            Location::Local(path) => self.save(path, opts).await,
+            Location::Catalog(url) => Err(Error::invalid_input(format!(
+                "{} is a catalog URL, not data to save: give a file, a folder or an object's URI",
+                redact_url(&url)
+            ))),
+            _ => self.register(text, opts).await,
+        }
+    }
+
     /// Register another storage root (a local folder, `s3://bucket/prefix`, `gs://bucket/prefix`).
     ///
     /// * A free root gets a new location managed by this instance, and its marker.
@@ -163,28 +187,16 @@ impl Trove {
     /// A root inside another root's `.trove/` folder is refused. This handle sees the new
     /// location at once; other open handles after reopening.
     pub async fn add_storage(&mut self, root: &str) -> Result<StorageLocation> {
-        // A root of a registered plugin scheme is the plugin's to interpret and open.
-        let plugin_store = self.plugins().open_store(root).transpose()?;
-        let root = if plugin_store.is_some() { root.trim_end_matches('/').to_owned() } else { canonical_root(root)? };
-        if root.split('/').any(|seg| seg == MANAGED_DIR) {
-            return Err(Error::invalid_input(format!(
-                "{root} is inside a '{MANAGED_DIR}' folder, Trove's managed area of another root; choose a folder outside it"
-            )));
-        }
+        let resolved = wiring::resolve_root(root, self.plugins())?;
+        let root = resolved.as_string();
         if let Some(s) = self.inner.stores.values().find(|s| s.location.root == root) {
             return Ok(s.location.clone());
         }
-        let store = match plugin_store {
-            Some(store) => store,
-            None => {
-                if !wiring::is_cloud(&root) && !root.starts_with("memory://") {
-                    let dir = Path::new(&root).join(MANAGED_DIR);
-                    std::fs::create_dir_all(&dir)
-                        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-                }
-                wiring::open_store(&root).await?
-            }
-        };
+        if let Location::Local(path) = &resolved {
+            let dir = path.join(MANAGED_DIR);
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        }
+        let store = wiring::open(&resolved, self.plugins(), None).await?;
         let marker = read_marker(store.as_ref()).await?;
         let me = self.instance().uid.clone();
         let (uid, instance_uid) = match &marker {
@@ -194,9 +206,9 @@ impl Trove {
         let new = NewStorage {
             uid: uid.clone(),
             root: root.clone(),
-            region: wiring::region_of(&root),
+            region: wiring::region_of(Some(&resolved)),
             instance_uid: instance_uid.clone(),
-            settings: wiring::location_settings(&root),
+            settings: wiring::location_settings(Some(&resolved)),
             created_at: self.clock().now(),
         };
         let location = self.catalog().add_storage(&new).await?;

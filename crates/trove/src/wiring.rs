@@ -1,5 +1,7 @@
-//! The one edge where locations (paths, `sqlite:`/`postgresql:` URLs, `s3://`/`gs://` roots)
-//! become concrete backends. Nothing else in the façade names a backend crate.
+//! The one edge where locations (paths, `sqlite:`/`postgresql:` URLs, `s3://`/`gs://` roots,
+//! plugin schemes) become concrete backends. Nothing else in the façade names a backend crate,
+//! and nothing else reads a scheme: every location string goes through [`resolve`] (or
+//! [`resolve_root`] for a storage root), and every store is opened by [`open`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,8 +11,9 @@ use trove_domain::ids::random_base62;
 use trove_domain::key::MANAGED_DIR;
 use trove_domain::ports::{Catalog, Clock, ObjectStore};
 use trove_domain::secret::redact_url;
-use trove_domain::{Error, ErrorKind, InstanceInit, NewStorage, Result};
+use trove_domain::{Error, ErrorKind, InstanceInit, NewStorage, Result, StorageLocation};
 
+use crate::plugin::Plugins;
 use crate::{EMBEDDED_DB, InitOptions, STORAGE_MARKER, StorageMarker, normalize_root};
 
 /// Connect to a catalog by URL: `sqlite://PATH` (created if missing) or `postgresql://...`.
@@ -19,23 +22,174 @@ pub async fn connect_catalog(url: &str) -> Result<Arc<dyn Catalog>> {
     Ok(Arc::new(trove_persistence::SeaCatalog::connect(url).await?))
 }
 
-/// Open the object store for a storage root: an absolute local path, `s3://bucket/prefix` or
-/// `gs://bucket/prefix` (configured from the standard environment variables).
+/// Open the object store for a storage root: a local path (absolute, or `file:///path`),
+/// `s3://bucket/prefix` or `gs://bucket/prefix` (configured from the standard environment
+/// variables). Plugin schemes are opened by the instance they are registered with.
 pub async fn open_store(root: &str) -> Result<Arc<dyn ObjectStore>> {
-    trove_storage::open_root(root)
+    open(&resolve_root(root, &Plugins::default())?, &Plugins::default(), None).await
 }
 
-fn is_url(s: &str) -> bool {
-    s.starts_with("sqlite:") || s.starts_with("postgres://") || s.starts_with("postgresql://")
+/// What a location string names, as [`resolve`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Location {
+    /// A local path as given, `file://` taken off: relative or absolute, not normalised (a
+    /// save reads what the user named); [`resolve_root`] makes it absolute and normal.
+    Local(PathBuf),
+    /// `s3://bucket/prefix...`, without trailing slashes.
+    S3(String),
+    /// `gs://bucket/prefix...`, without trailing slashes.
+    Gcs(String),
+    /// `memory://name...` (tests), without trailing slashes.
+    Memory(String),
+    /// A URI of a scheme registered with [`crate::TroveBuilder::scheme`], without trailing
+    /// slashes: the plugin registered for `scheme` opens it.
+    Plugin {
+        /// The scheme's name (`mem` for `mem://...`).
+        scheme: String,
+        /// The whole URI.
+        uri: String,
+    },
+    /// A catalog URL: `sqlite:...`, `postgres://...`, `postgresql://...`.
+    Catalog(String),
 }
 
-pub(crate) fn is_cloud(s: &str) -> bool {
-    s.starts_with("s3://") || s.starts_with("gs://")
+impl Location {
+    /// The location as one string: a local path as it is held, a URI as canonicalised. For a
+    /// root from [`resolve_root`], exactly what the catalog records as the root.
+    pub(crate) fn as_string(&self) -> String {
+        match self {
+            Location::Local(p) => p.to_string_lossy().into_owned(),
+            Location::S3(u)
+            | Location::Gcs(u)
+            | Location::Memory(u)
+            | Location::Plugin { uri: u, .. }
+            | Location::Catalog(u) => u.clone(),
+        }
+    }
+
+    /// The URI of a location in an object store (not local, not a catalog).
+    pub(crate) fn object_uri(&self) -> Option<&str> {
+        match self {
+            Location::S3(u) | Location::Gcs(u) | Location::Memory(u) | Location::Plugin { uri: u, .. } => Some(u),
+            Location::Local(_) | Location::Catalog(_) => None,
+        }
+    }
+}
+
+/// The scheme of `s` if it is a URI (`scheme://...`, with a scheme as RFC 3986 spells one),
+/// and the rest after `://`.
+fn split_scheme(s: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = s.split_once("://")?;
+    let mut chars = scheme.chars();
+    let first = chars.next()?;
+    (first.is_ascii_alphabetic() && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+        .then_some((scheme, rest))
+}
+
+/// Read a location string: a local path, a URI of a built-in scheme or of one `plugins` knows
+/// (registered schemes come first, so a plugin may take over a built-in one), or a catalog
+/// URL. URIs lose their trailing slashes; `file://` is taken off a path. A URI of any other
+/// scheme is an `invalid_input` error naming the schemes this instance knows.
+pub(crate) fn resolve(s: &str, plugins: &Plugins) -> Result<Location> {
+    let Some((scheme, rest)) = split_scheme(s) else {
+        return Ok(if s.starts_with("sqlite:") { Location::Catalog(s.to_owned()) } else { Location::Local(s.into()) });
+    };
+    let uri = || format!("{scheme}://{}", rest.trim_end_matches('/'));
+    Ok(match scheme {
+        _ if plugins.has_scheme(scheme) => Location::Plugin { scheme: scheme.to_owned(), uri: uri() },
+        "file" => Location::Local(rest.into()),
+        "s3" => Location::S3(uri()),
+        "gs" => Location::Gcs(uri()),
+        "memory" => Location::Memory(uri()),
+        "sqlite" | "postgres" | "postgresql" => Location::Catalog(s.to_owned()),
+        _ => {
+            let plugged: String = plugins.scheme_names().map(|n| format!(", {n}://...")).collect();
+            return Err(Error::invalid_input(format!(
+                "'{}' has a scheme Trove does not know here ('{scheme}'): give a local path, file:///path, \
+                 s3://bucket/prefix, gs://bucket/prefix{plugged}, or a catalog URL (sqlite://PATH, \
+                 postgresql://USER@HOST/DB)",
+                redact_url(s)
+            )));
+        }
+    })
+}
+
+/// Read a storage root: [`resolve`], then a local root made absolute and normal (`.` and `..`
+/// resolved lexically, no trailing slash). A catalog URL is no root, and neither is anything
+/// inside a `.trove` folder (another root's managed area).
+pub(crate) fn resolve_root(s: &str, plugins: &Plugins) -> Result<Location> {
+    let location = match resolve(s, plugins)? {
+        Location::Local(p) => Location::Local(normalize_root(&p)?),
+        Location::Catalog(url) => {
+            return Err(Error::invalid_input(format!(
+                "{} is a catalog URL, not a storage root: give a folder, s3://bucket/prefix or gs://bucket/prefix",
+                redact_url(&url)
+            )));
+        }
+        other => other,
+    };
+    let inside_managed = match &location {
+        Location::Local(p) => p.components().any(|c| c.as_os_str() == MANAGED_DIR),
+        other => other.object_uri().is_some_and(|u| u.split('/').any(|seg| seg == MANAGED_DIR)),
+    };
+    if inside_managed {
+        return Err(Error::invalid_input(format!(
+            "{} is inside a '{MANAGED_DIR}' folder, Trove's managed area of another root; choose a folder outside it",
+            location.as_string()
+        )));
+    }
+    Ok(location)
+}
+
+/// Open the store of a resolved root. A registered location's recorded settings (`recorded`:
+/// S3 endpoint and region, GCS emulator host) apply where the environment names none.
+pub(crate) async fn open(
+    location: &Location,
+    plugins: &Plugins,
+    recorded: Option<&StorageLocation>,
+) -> Result<Arc<dyn ObjectStore>> {
+    let setting =
+        |name: &str| recorded.and_then(|loc| loc.settings.get(name)).and_then(|v| v.as_str()).map(str::to_owned);
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    match location {
+        Location::Plugin { scheme, uri } => plugins.open(scheme, uri),
+        Location::S3(uri) if recorded.is_some() => {
+            let rest = &uri["s3://".len()..];
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            let mut cfg = trove_storage::S3Config::from_env(bucket, prefix)?;
+            if cfg.endpoint.is_none() {
+                cfg.endpoint = setting("endpoint");
+            }
+            if env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")).is_none()
+                && let Some(r) = recorded.and_then(|loc| loc.region.clone())
+            {
+                cfg.region = r;
+            }
+            Ok(Arc::new(trove_storage::OpendalStore::s3(cfg)?))
+        }
+        Location::Gcs(uri)
+            if env("STORAGE_EMULATOR_HOST").is_none()
+                && env("GOOGLE_APPLICATION_CREDENTIALS").is_none()
+                && setting("emulator_host").is_some() =>
+        {
+            let host = setting("emulator_host");
+            let rest = &uri["gs://".len()..];
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            let cfg = trove_storage::GcsConfig::from_vars(bucket, prefix, |name| {
+                (name == "STORAGE_EMULATOR_HOST").then(|| host.clone()).flatten()
+            });
+            Ok(Arc::new(trove_storage::OpendalStore::gcs(cfg)?))
+        }
+        Location::Catalog(url) => {
+            Err(Error::invalid_input(format!("{} is a catalog URL, not a storage root", redact_url(url))))
+        }
+        other => trove_storage::open_root(&other.as_string()),
+    }
 }
 
 /// The region recorded with a new S3 location (`AWS_REGION`/`AWS_DEFAULT_REGION`).
-pub(crate) fn region_of(root: &str) -> Option<String> {
-    if !root.starts_with("s3://") {
+pub(crate) fn region_of(root: Option<&Location>) -> Option<String> {
+    if !matches!(root, Some(Location::S3(_))) {
         return None;
     }
     ["AWS_REGION", "AWS_DEFAULT_REGION"].iter().find_map(|v| std::env::var(v).ok().filter(|r| !r.is_empty()))
@@ -45,52 +199,24 @@ pub(crate) fn region_of(root: &str) -> Option<String> {
 /// server: the S3 endpoint (`AWS_ENDPOINT_URL`) or GCS emulator host (`STORAGE_EMULATOR_HOST`).
 /// Never credentials: those always come from the environment, so an endpoint that carries
 /// some (`http://user:pw@host`) is not recorded.
-pub(crate) fn location_settings(root: &str) -> serde_json::Value {
+pub(crate) fn location_settings(root: Option<&Location>) -> serde_json::Value {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty() && redact_url(v) == *v);
     let mut m = serde_json::Map::new();
-    if root.starts_with("s3://")
-        && let Some(e) = var("AWS_ENDPOINT_URL")
-    {
-        m.insert("endpoint".into(), e.into());
-    }
-    if root.starts_with("gs://")
-        && let Some(e) = var("STORAGE_EMULATOR_HOST")
-    {
-        m.insert("emulator_host".into(), e.into());
+    let recorded = match root {
+        Some(Location::S3(_)) => var("AWS_ENDPOINT_URL").map(|e| ("endpoint", e)),
+        Some(Location::Gcs(_)) => var("STORAGE_EMULATOR_HOST").map(|e| ("emulator_host", e)),
+        _ => None,
+    };
+    if let Some((name, value)) = recorded {
+        m.insert(name.into(), value.into());
     }
     serde_json::Value::Object(m)
 }
 
-/// Open a registered location's store: configured from the environment, with the location's
-/// recorded endpoint (and region) used where the environment names none.
-pub(crate) async fn open_location(loc: &trove_domain::StorageLocation) -> Result<Arc<dyn ObjectStore>> {
-    let setting = |name: &str| loc.settings.get(name).and_then(|v| v.as_str()).map(str::to_owned);
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    if let Some(rest) = loc.root.strip_prefix("s3://") {
-        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        let mut cfg = trove_storage::S3Config::from_env(bucket, prefix)?;
-        if cfg.endpoint.is_none() {
-            cfg.endpoint = setting("endpoint");
-        }
-        if env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")).is_none()
-            && let Some(r) = &loc.region
-        {
-            cfg.region = r.clone();
-        }
-        return Ok(Arc::new(trove_storage::OpendalStore::s3(cfg)?));
-    }
-    if let Some(rest) = loc.root.strip_prefix("gs://")
-        && env("STORAGE_EMULATOR_HOST").is_none()
-        && env("GOOGLE_APPLICATION_CREDENTIALS").is_none()
-        && let Some(host) = setting("emulator_host")
-    {
-        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        let cfg = trove_storage::GcsConfig::from_vars(bucket, prefix, |name| {
-            (name == "STORAGE_EMULATOR_HOST").then(|| host.clone())
-        });
-        return Ok(Arc::new(trove_storage::OpendalStore::gcs(cfg)?));
-    }
-    open_store(&loc.root).await
+/// Open a registered location's store: by its plugin, or configured from the environment,
+/// with the location's recorded endpoint (and region) used where the environment names none.
+pub(crate) async fn open_location(loc: &StorageLocation, plugins: &Plugins) -> Result<Arc<dyn ObjectStore>> {
+    open(&resolve(&loc.root, plugins)?, plugins, Some(loc)).await
 }
 
 /// The embedded catalog file of a local root.
@@ -102,24 +228,26 @@ fn sqlite_url(path: &Path, create: bool) -> String {
     format!("sqlite://{}?mode={}", path.display(), if create { "rwc" } else { "rw" })
 }
 
-/// The catalog URL of an instance location: a URL as it is, or a root folder's embedded file.
-pub(crate) fn catalog_url_for(location: &str) -> Result<String> {
+/// The catalog URL of an instance location: a catalog URL as it is, or a root folder's
+/// embedded file (which must exist).
+pub(crate) fn catalog_url_for(location: &str, plugins: &Plugins) -> Result<String> {
     if location.is_empty() {
         return Err(Error::new(
             ErrorKind::Instance,
             "no instance given: pass --instance DIR, set TROVE_INSTANCE, or create one with `trove init --storage DIR`",
         ));
     }
-    if is_url(location) {
-        return Ok(location.to_owned());
-    }
-    if location.contains("://") && !location.starts_with("file://") {
-        return Err(Error::invalid_input(format!(
-            "unsupported instance URL '{}': give a root folder, sqlite://PATH or postgresql://USER@HOST/DB",
-            redact_url(location)
-        )));
-    }
-    let root = normalize_root(Path::new(location.strip_prefix("file://").unwrap_or(location)))?;
+    let root = match resolve(location, plugins)? {
+        Location::Catalog(url) => return Ok(url),
+        Location::Local(p) => normalize_root(&p)?,
+        other => {
+            return Err(Error::invalid_input(format!(
+                "unsupported instance URL '{}': it is a storage root, which holds no catalog; give a root folder, \
+                 sqlite://PATH or postgresql://USER@HOST/DB",
+                redact_url(&other.as_string())
+            )));
+        }
+    };
     let db = embedded_db_path(&root);
     if !db.is_file() {
         return Err(Error::new(
@@ -148,36 +276,30 @@ pub(crate) async fn init(
     opts: InitOptions,
     injected_catalog: Option<Arc<dyn Catalog>>,
     injected_store: Option<Arc<dyn ObjectStore>>,
-    plugins: &crate::plugin::Plugins,
+    plugins: &Plugins,
     clock: &dyn Clock,
 ) -> Result<Initialized> {
     if let Some(s) = &injected_store {
-        return init_resolved(opts, s.root().to_owned(), None, s.clone(), injected_catalog, clock).await;
+        // The store's own root, whatever its scheme: no settings are recorded for one Trove cannot read.
+        let kind = resolve(s.root(), plugins).ok();
+        return init_resolved(opts, s.root().to_owned(), kind.as_ref(), None, s.clone(), injected_catalog, clock).await;
     }
-    // A root of a registered scheme: the location keeps the URI as its root.
-    if let Some(store) = plugins.open_store(&opts.storage) {
-        let root = opts.storage.trim_end_matches('/').to_owned();
-        return init_resolved(opts, root, None, store?, injected_catalog, clock).await;
-    }
+    let root = resolve_root(&opts.storage, plugins)?;
     // What this init creates: its managed folder, and the outermost folder that was missing.
     let mut created: Option<(PathBuf, PathBuf)> = None;
-    let (root, local_root) = if is_cloud(&opts.storage) {
-        (opts.storage.trim_end_matches('/').to_owned(), None)
-    } else {
-        let p = normalize_root(Path::new(opts.storage.strip_prefix("file://").unwrap_or(&opts.storage)))?;
-        if p.components().any(|c| c.as_os_str() == MANAGED_DIR) {
-            return Err(Error::invalid_input(format!(
-                "{} is inside a '{MANAGED_DIR}' folder, Trove's managed area of another root; choose a folder outside it",
-                p.display()
-            )));
+    let local_root = match &root {
+        Location::Local(p) => {
+            created = outermost_missing(&p.join(MANAGED_DIR)).map(|outer| (p.join(MANAGED_DIR), outer));
+            std::fs::create_dir_all(p.join(MANAGED_DIR))
+                .map_err(|e| Error::io(format!("cannot create {}", p.display()), e))?;
+            Some(p.clone())
         }
-        created = outermost_missing(&p.join(MANAGED_DIR)).map(|outer| (p.join(MANAGED_DIR), outer));
-        std::fs::create_dir_all(p.join(MANAGED_DIR))
-            .map_err(|e| Error::io(format!("cannot create {}", p.display()), e))?;
-        (p.to_string_lossy().into_owned(), Some(p))
+        _ => None,
     };
-    let result = match open_store(&root).await {
-        Ok(store) => init_resolved(opts, root, local_root, store, injected_catalog, clock).await,
+    let result = match open(&root, plugins, None).await {
+        Ok(store) => {
+            init_resolved(opts, root.as_string(), Some(&root), local_root, store, injected_catalog, clock).await
+        }
         Err(e) => Err(e),
     };
     // A failed init (a catalog that cannot be reached, a refused password...) leaves no trace:
@@ -211,6 +333,7 @@ fn outermost_missing(path: &Path) -> Option<PathBuf> {
 async fn init_resolved(
     opts: InitOptions,
     root: String,
+    kind: Option<&Location>,
     local_root: Option<PathBuf>,
     store: Arc<dyn ObjectStore>,
     injected_catalog: Option<Arc<dyn Catalog>>,
@@ -286,9 +409,9 @@ async fn init_resolved(
         storage: NewStorage {
             uid: storage_uid.clone(),
             root: root.clone(),
-            region: region_of(&root),
+            region: region_of(kind),
             instance_uid: instance_uid.clone(),
-            settings: location_settings(&root),
+            settings: location_settings(kind),
             created_at: now,
         },
         user_handle: opts.user.clone().unwrap_or_else(crate::default_user),
@@ -298,4 +421,87 @@ async fn init_resolved(
     let marker = StorageMarker { storage_uid, instance_uid, catalog: Some(redact_url(&db_url)) };
     store.put(&marker_key, Bytes::from(serde_json::to_vec_pretty(&marker).expect("marker serialises"))).await?;
     Ok(Initialized { catalog, store, location, user: opts.user })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plugins() -> Plugins {
+        let mut p = Plugins::default();
+        let refuse = |root: &str| -> Result<Arc<dyn ObjectStore>> { Err(Error::invalid_input(root.to_owned())) };
+        p.add_scheme("mem".into(), Arc::new(refuse));
+        p.add_scheme("s3".into(), Arc::new(refuse));
+        p
+    }
+
+    #[test]
+    fn locations_resolve_in_one_place() {
+        let none = Plugins::default();
+        let local = |p: &str| Location::Local(p.into());
+        let plugin = |scheme: &str, uri: &str| Location::Plugin { scheme: scheme.into(), uri: uri.into() };
+        let cases: &[(&str, &Plugins, Location)] = &[
+            ("/data/x.csv", &none, local("/data/x.csv")),
+            ("rel/x.csv", &none, local("rel/x.csv")),
+            ("file:///data/x/", &none, local("/data/x/")),
+            ("a:b//c", &none, local("a:b//c")),
+            ("1x://y", &none, local("1x://y")),
+            ("s3://b/p//", &none, Location::S3("s3://b/p".into())),
+            ("gs://b", &none, Location::Gcs("gs://b".into())),
+            ("memory://t/", &none, Location::Memory("memory://t".into())),
+            ("mem://bucket/x/", &plugins(), plugin("mem", "mem://bucket/x")),
+            ("s3://b/p/", &plugins(), plugin("s3", "s3://b/p")),
+            ("sqlite:///x.db?mode=rw", &none, Location::Catalog("sqlite:///x.db?mode=rw".into())),
+            ("sqlite::memory:", &none, Location::Catalog("sqlite::memory:".into())),
+            ("postgresql://u:pw@h/db", &none, Location::Catalog("postgresql://u:pw@h/db".into())),
+            ("postgres://h/db", &none, Location::Catalog("postgres://h/db".into())),
+        ];
+        for (input, plugins, want) in cases {
+            assert_eq!(&resolve(input, plugins).unwrap(), want, "{input}");
+        }
+        let err = resolve("nope://u:secret@host/x", &plugins()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert!(err.message().contains("'nope'") && err.message().contains("mem://..."), "{err}");
+        assert!(!err.message().contains("secret"), "{err}");
+        assert!(resolve("mem://bucket", &Plugins::default()).is_err(), "a scheme nobody registered");
+    }
+
+    #[test]
+    fn roots_are_canonical_and_outside_managed_areas() {
+        let none = Plugins::default();
+        let cwd = std::env::current_dir().unwrap();
+        let cases: &[(&str, Location)] = &[
+            ("/data/./a/../b/", Location::Local("/data/b".into())),
+            ("file:///data/x/", Location::Local("/data/x".into())),
+            ("rel", Location::Local(cwd.join("rel"))),
+            ("s3://b/p/", Location::S3("s3://b/p".into())),
+            ("memory://t", Location::Memory("memory://t".into())),
+        ];
+        for (input, want) in cases {
+            assert_eq!(&resolve_root(input, &none).unwrap(), want, "{input}");
+        }
+        assert_eq!(resolve_root("/data/b/", &none).unwrap().as_string(), "/data/b");
+        for bad in ["/data/.trove/x", "/data/.trove", "s3://b/.trove/x", "postgresql://u:pw@h/db"] {
+            let err = resolve_root(bad, &none).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{bad}");
+            assert!(!err.message().contains("pw@"), "{err}");
+        }
+        assert!(resolve_root("mem://b/.trove/x", &plugins()).is_err(), "plugin roots too");
+    }
+
+    #[test]
+    fn instance_locations_name_a_catalog() {
+        let none = Plugins::default();
+        assert_eq!(catalog_url_for("postgresql://h/db", &none).unwrap(), "postgresql://h/db");
+        assert_eq!(catalog_url_for("", &none).unwrap_err().kind(), ErrorKind::Instance);
+        let err = catalog_url_for("s3://b/p", &none).unwrap_err();
+        assert!(err.kind() == ErrorKind::InvalidInput && err.message().contains("holds no catalog"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let err = catalog_url_for(dir.path().to_str().unwrap(), &none).unwrap_err();
+        assert!(err.kind() == ErrorKind::Instance && err.message().contains("trove init"), "{err}");
+        std::fs::create_dir_all(dir.path().join(MANAGED_DIR)).unwrap();
+        std::fs::write(embedded_db_path(dir.path()), "").unwrap();
+        let url = catalog_url_for(&format!("file://{}/", dir.path().display()), &none).unwrap();
+        assert_eq!(url, format!("sqlite://{}?mode=rw", embedded_db_path(dir.path()).display()));
+    }
 }

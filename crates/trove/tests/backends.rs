@@ -83,7 +83,7 @@ async fn lifecycle_on_every_backend() {
         let rep = t.delete_permanently(std::slice::from_ref(&r1.uid), StoragePolicy::Auto).await.unwrap();
         assert_eq!(rep.kept_paths().next().unwrap().reason, KeepReason::UserVisiblePath, "{name}");
         assert!(store.stat("real/iris.csv").await.unwrap().is_some(), "{name}");
-        assert!(t.fsck(false, true).await.unwrap().is_empty(), "{name}");
+        assert!(t.fsck(&trove::FsckOptions::default().verify_hashes()).await.unwrap().is_empty(), "{name}");
         eprintln!("{name}: lifecycle ok");
     }
 }
@@ -228,6 +228,9 @@ async fn concurrent_saves_keep_their_own_bytes() {
                 assert_eq!(newest.storage_key(), key, "{name}: the real key holds the newest version");
             }
         }
-        assert!(t.fsck(false, true).await.unwrap().is_empty(), "{name}: every record's bytes hash to its hash");
+        assert!(
+            t.fsck(&trove::FsckOptions::default().verify_hashes()).await.unwrap().is_empty(),
+            "{name}: every record's bytes hash to its hash"
+        );
     }
 }

@@ -109,3 +109,43 @@ async fn labels_on_every_backend() {
         eprintln!("{name}: labels ok");
     }
 }
+
+/// `delete`'s decision for collections and labels, as for artifacts: the plan says which go to
+/// the trash and which are there already (only a confirmed permanent deletion removes those);
+/// a key or name is resolved on every branch, and an unknown one is NotFound.
+#[tokio::test]
+async fn delete_plans_for_collections_and_labels() {
+    for inst in instances(Pairs::S3).await {
+        let (t, name) = (&inst.trove, inst.name);
+        let a = save(t, "p/a.csv", "a\n").await;
+        let live = t.create_collection(std::slice::from_ref(&a.uid), CollectionOptions::key("live")).await.unwrap();
+        let gone = t.create_collection(std::slice::from_ref(&a.uid), CollectionOptions::key("gone")).await.unwrap();
+        let (live, gone) = (live.collection().uid.clone(), gone.collection().uid.clone());
+        t.trash_collections(std::slice::from_ref(&gone)).await.unwrap();
+        assert_eq!(t.collection_in("gone", BranchSelection::All).await.unwrap().uid, gone, "{name}");
+        assert_eq!(t.collection("gone").await.unwrap_err().kind(), ErrorKind::NotFound, "{name}: main only");
+
+        let plan = t.plan_delete_collections(&[gone.clone(), live.clone(), gone.clone()]).await.unwrap();
+        let uids = |cs: &[trove::Collection]| cs.iter().map(|c| c.uid.clone()).collect::<Vec<_>>();
+        assert_eq!(uids(&plan.to_trash), vec![live.clone()], "{name}");
+        assert_eq!(uids(&plan.already_in_trash), vec![gone.clone()], "{name}: each once");
+        let unknown = trove::Uid::parse("AAAAAAAAAAAAAAAA0000").unwrap();
+        let err = t.plan_delete_collections(&[live.clone(), unknown]).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound, "{name}");
+        assert!(err.message().contains("AAAAAAAAAAAAAAAA0000"), "{name}: {err}");
+
+        t.create_label("keep", None).await.unwrap();
+        t.create_label("old", None).await.unwrap();
+        t.trash_labels(&["old".to_owned()]).await.unwrap();
+        let plan = t.plan_delete_labels(&["old".to_owned(), "keep".to_owned()]).await.unwrap();
+        let names = |ls: &[trove::Label]| ls.iter().map(|l| l.name.clone()).collect::<Vec<_>>();
+        assert_eq!((names(&plan.to_trash), names(&plan.already_in_trash)), (vec!["keep".into()], vec!["old".into()]));
+        let err = t.plan_delete_labels(&["keep".to_owned(), "nope".to_owned()]).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound, "{name}");
+        assert!(err.message().contains("'nope'"), "{name}: {err}");
+        // A plan changes nothing.
+        let all = CollectionQuery { branch: BranchSelection::All, ..Default::default() };
+        assert_eq!(t.collections(&all).await.unwrap().len(), 2, "{name}");
+        assert_eq!(t.label("keep").await.unwrap().branch, BranchId::MAIN, "{name}");
+    }
+}

@@ -150,7 +150,7 @@ async fn save_load_and_replace_a_dataframe() {
     assert_ne!(smaller.hash, a.hash);
     assert!(smaller.size < a.size);
     assert_eq!(ids(&f.trove.load_dataframe(&smaller).await.unwrap()), (1000..1010).collect::<Vec<_>>());
-    assert!(f.trove.fsck(false, true).await.unwrap().is_empty());
+    assert!(f.trove.fsck(&trove::FsckOptions::default().verify_hashes()).await.unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use trove::domain::ports::ObjectStore;
 use trove::plugin::{Change, Encoded, Format, LifecycleEvent, LifecycleObserver, RecordRef};
-use trove::{BranchId, CollectionOptions, ErrorKind, InitOptions, SaveOptions, StoragePolicy, Trove};
+use trove::{BranchId, CollectionOptions, ErrorKind, InitOptions, SaveOptions, StoragePolicy, StorageScheme, Trove};
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Point {
@@ -53,7 +53,7 @@ impl LifecycleObserver for AuditLog {
 #[derive(Default)]
 struct MemScheme(Mutex<HashMap<String, Arc<dyn ObjectStore>>>);
 
-impl trove::StorageScheme for MemScheme {
+impl StorageScheme for MemScheme {
     fn open(&self, root: &str) -> trove::Result<Arc<dyn ObjectStore>> {
         let mut stores = self.0.lock().unwrap();
         let store = stores
@@ -135,4 +135,72 @@ async fn storage_scheme_and_audit_log() {
     assert_eq!(again.load_bytes(&a).await.unwrap(), &b"one"[..]);
     let err = Trove::builder().location(db).open().await.expect_err("without the scheme, mem:// is unknown");
     assert!(!err.message().is_empty());
+}
+
+/// Every key in a store, sorted.
+async fn keys(store: &dyn ObjectStore) -> Vec<String> {
+    let mut keys: Vec<String> = store.list("").await.unwrap().into_iter().map(|o| o.key).collect();
+    keys.sort();
+    keys
+}
+
+/// `save_from` decides what `trove save PATH` does: a URI of a scheme the instance knows (here
+/// a plugin's) is registered in place and never copied; a local path (also as `file://`) is
+/// copied; an unknown scheme or a catalog URL is refused with nothing written.
+#[tokio::test]
+async fn save_from_registers_plugin_uris_in_place_and_copies_local_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("catalog.db").display());
+    let scheme = Arc::new(MemScheme::default());
+    let mut t = Trove::builder()
+        .scheme("mem", scheme.clone())
+        .init(InitOptions { db: Some(db), ..InitOptions::local("mem://bucket/") })
+        .await
+        .unwrap();
+    assert_eq!(t.default_storage().root, "mem://bucket", "no trailing slash");
+    let store = scheme.open("mem://bucket").unwrap();
+    let content = bytes::Bytes::from_static(b"x,y\n1,2\n");
+    store.put("raw/x.csv", content.clone()).await.unwrap();
+    store.put("raw/dir/a.txt", bytes::Bytes::from_static(b"a")).await.unwrap();
+    let before = keys(store.as_ref()).await;
+
+    let a = t.save_from("mem://bucket/raw/x.csv", SaveOptions::default()).await.unwrap().into_artifact();
+    assert_eq!(a.key.as_ref().map(|k| k.as_str()), Some("raw/x.csv"), "the key is its place in the root");
+    assert_eq!(a.hash, trove::domain::hash::hash_bytes(&content).hash);
+    assert_eq!(t.load_bytes(&a).await.unwrap(), content);
+    let folder = t.save_from("mem://bucket/raw/dir/", SaveOptions::default()).await.unwrap().into_artifact();
+    assert_eq!((folder.storage_key().as_str(), folder.n_files), ("raw/dir", Some(1)));
+    assert_eq!(keys(store.as_ref()).await, before, "registered in place: not one byte copied");
+
+    let local = dir.path().join("local.csv");
+    std::fs::write(&local, "l\n").unwrap();
+    let b = t.save_from(&local, SaveOptions::key("local.csv")).await.unwrap().into_artifact();
+    assert_eq!(store.read_all(&b.storage_key()).await.unwrap(), &b"l\n"[..], "a local path is copied");
+    std::fs::write(&local, "l2\n").unwrap();
+    let c = t.save_from(format!("file://{}", local.display()), SaveOptions::key("local.csv")).await.unwrap();
+    assert_eq!(c.name(), "new_version");
+    assert_eq!(store.read_all(&c.artifact().storage_key()).await.unwrap(), &b"l2\n"[..]);
+
+    let listed = keys(store.as_ref()).await;
+    for (input, needle) in [
+        ("nope://bucket/raw/x.csv", "mem://"),
+        ("postgresql://trove:secret@db/trove", "catalog URL"),
+        ("mem://elsewhere/x.csv", "no registered storage location"),
+    ] {
+        let err = t.save_from(input, SaveOptions::key("x.csv")).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{input}: {err}");
+        assert!(err.message().contains(needle) && !err.message().contains("secret"), "{input}: {err}");
+    }
+    assert_eq!(keys(store.as_ref()).await, listed, "a refused input writes nothing");
+    assert_eq!(t.count(&trove::ArtifactQuery::new()).await.unwrap(), 4, "two registered, two versions saved");
+
+    // Roots of a plugin scheme are read by the same resolver: trailing slashes, `.trove` refused.
+    let second = t.add_storage("mem://second/").await.unwrap();
+    assert_eq!(second.root, "mem://second");
+    let err = t.add_storage("mem://bucket/.trove/x").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    let opts = SaveOptions { storage: Some("mem://second/".into()), ..SaveOptions::key("s.txt") };
+    let s = t.save(bytes::Bytes::from_static(b"s"), opts).await.unwrap().into_artifact();
+    assert_eq!(t.storage_root(&s).unwrap(), "mem://second");
+    assert_eq!(scheme.open("mem://second").unwrap().read_all(&s.storage_key()).await.unwrap(), &b"s"[..]);
 }

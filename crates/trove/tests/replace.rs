@@ -125,7 +125,7 @@ async fn replace_a_file_under_a_virtual_key() {
     assert_eq!(e.name(), "replaced");
     assert_eq!(e.artifact().hash, other.artifact().hash);
     assert_eq!(e.artifact().uid, a.uid);
-    assert!(f.trove.fsck(false, true).await.unwrap().is_empty());
+    assert!(f.trove.fsck(&trove::FsckOptions::default().verify_hashes()).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -206,7 +206,7 @@ async fn replace_real_key_and_in_place() {
     let e = f.trove.replace(p.uid.as_str(), f.file("x.txt", "x").as_path()).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::PathOccupied, "{e}");
     assert_eq!(std::fs::read_to_string(f.root.join("raw/iris.txt")).unwrap(), "someone's");
-    assert!(f.trove.fsck(false, true).await.unwrap().is_empty());
+    assert!(f.trove.fsck(&trove::FsckOptions::default().verify_hashes()).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -234,7 +234,7 @@ async fn folders_hash_names_and_replace() {
     assert_eq!(files, vec!["a.txt", "e.txt"]);
     assert_eq!(std::fs::read_to_string(dir.join("a.txt")).unwrap(), "AAAA");
     assert!(!f.stored().iter().any(|p| p.contains("staging")));
-    assert!(f.trove.fsck(false, true).await.unwrap().is_empty());
+    assert!(f.trove.fsck(&trove::FsckOptions::default().verify_hashes()).await.unwrap().is_empty());
 
     // default folders: every version keeps its own files
     let v1 = f.trove.save(d1.as_path(), SaveOptions::key("scans")).await.unwrap().into_artifact();
@@ -273,7 +273,10 @@ async fn shared_store_folders() {
     assert!(e.message().contains(v1.uid.as_str()), "{e}");
     let e = f.trove.replace(v0.uid.as_str(), d0.as_path()).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
-    assert!(f.trove.fsck(false, true).await.unwrap().is_empty(), "old versions are not reported as damaged");
+    assert!(
+        f.trove.fsck(&trove::FsckOptions::default().verify_hashes()).await.unwrap().is_empty(),
+        "old versions are not reported as damaged"
+    );
 
     // the newest version can be replaced in place
     let d2 = f.folder("z2/img.zarr", &[("0/0", "third")]);
@@ -372,7 +375,7 @@ async fn replace_is_crash_safe_under_any_single_fault() {
                 assert_eq!(content, new_bytes, "{ctx}");
                 assert!(result.is_ok() || plan.after, "{ctx}: only a lost reply may finish a failed replace");
             }
-            let findings = f.trove.fsck(true, true).await.unwrap();
+            let findings = f.trove.fsck(&trove::FsckOptions::default().repair().verify_hashes()).await.unwrap();
             assert!(findings.is_empty(), "{ctx}: {findings:?}");
             let left: Vec<String> = f.stored().into_iter().filter(|p| p.contains("staging")).collect();
             let reported = match &result {
@@ -413,18 +416,20 @@ async fn interrupted_replace_is_settled_by_fsck() {
         assert!(matches!(marked.pending, Some(trove::domain::Pending::Replacing { .. })));
         assert_eq!((marked.size, &marked.hash), (a.size, &a.hash), "the record still describes the old content");
 
-        let dry = f.trove.fsck(false, false).await.unwrap();
+        let dry = f.trove.fsck(&trove::FsckOptions::default()).await.unwrap();
         assert_eq!(dry.len(), 1, "{dry:?}");
         assert_eq!(dry[0].problem, "a replace was interrupted");
         let expected = if lost_reply { "would be finished" } else { "would be rolled back" };
         assert!(dry[0].action.starts_with(expected), "{dry:?}");
-        f.trove.fsck(true, false).await.unwrap();
+        assert!(!dry[0].repaired, "a dry run settles nothing");
+        let fixed = f.trove.fsck(&trove::FsckOptions::default().repair()).await.unwrap();
+        assert!(fixed.len() == 1 && fixed[0].repaired, "{fixed:?}");
         let now = f.trove.get(a.uid.as_str()).await.unwrap();
         assert!(now.pending.is_none());
         let want = if lost_reply { IRIS2 } else { IRIS };
         assert_eq!(f.trove.load_bytes(&now).await.unwrap(), want.as_bytes());
         assert_eq!(now.size, want.len() as u64);
-        assert!(f.trove.fsck(false, true).await.unwrap().is_empty());
+        assert!(f.trove.fsck(&trove::FsckOptions::default().verify_hashes()).await.unwrap().is_empty());
         assert!(!f.stored().iter().any(|p| p.contains("staging")), "{:?}", f.stored());
     }
 }

@@ -660,7 +660,12 @@ async fn execute(trove: &Trove, ids: &Ids, op: &Op, source: &Path) -> Observed {
                 TrashCutoff::Everything => None,
                 TrashCutoff::LongAgo => Some(Duration::from_secs(365 * 24 * 3600)),
             };
-            Observed::EmptiedTrash(trove.empty_trash(older_than, *dry_run).await)
+            let emptied = async {
+                let plan = trove.plan_empty_trash(&trove::EmptyTrashOptions { older_than }).await?;
+                let report = if *dry_run { Default::default() } else { trove.apply_empty_trash(&plan).await?.purge };
+                Ok((plan.items, report))
+            };
+            Observed::EmptiedTrash(emptied.await)
         }
         Op::Replace { slot, content, suffix } => {
             let mut path = source.as_os_str().to_owned();
@@ -1111,7 +1116,7 @@ async fn check_bytes(
 /// At the end of a case: `fsck` finds nothing, and `gc` (dry run) finds exactly the managed
 /// bytes kept after permanent deletion.
 async fn final_checks(trove: &Trove, store: &dyn ObjectStore, model: &Model, ids: &Ids) -> Result<(), String> {
-    let findings = trove.fsck(false, true).await.expect("fsck");
+    let findings = trove.fsck(&trove::FsckOptions::default().verify_hashes()).await.expect("fsck");
     ensure!(findings.is_empty(), "fsck: {findings:?}");
     let gc = trove.plan_gc(&trove::GcOptions::grace(Duration::ZERO).allow_short_grace()).await.expect("gc");
     let held: BTreeSet<&Location> = model.existing().map(|s| &model.records[s].location).collect();

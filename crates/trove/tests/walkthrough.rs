@@ -335,13 +335,15 @@ async fn storage_policies() {
     let m = f.trove.save(p.as_path(), SaveOptions::key("m.csv")).await.unwrap().into_artifact();
     f.check().await;
     std::fs::remove_file(f.trove.path(&m).unwrap()).unwrap();
-    let findings = f.trove.fsck(false, false).await.unwrap();
+    let findings = f.trove.fsck(&trove::FsckOptions::default()).await.unwrap();
     assert_eq!(findings.len(), 1);
     assert!(findings[0].problem.contains("missing"));
+    let findings = f.trove.fsck(&trove::FsckOptions::default().repair()).await.unwrap();
+    assert!(findings.len() == 1 && !findings[0].repaired, "no repair brings missing bytes back: {findings:?}");
     let rep = f.trove.delete_permanently(std::slice::from_ref(&m.uid), StoragePolicy::Auto).await.unwrap();
     f.check().await;
     assert_eq!(rep.purged[0].missing_paths.len(), 1);
-    assert!(f.trove.fsck(false, true).await.unwrap().is_empty());
+    assert!(f.trove.fsck(&trove::FsckOptions::default().verify_hashes()).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -361,7 +363,7 @@ async fn real_keys_keep_every_version_readable() {
     assert_eq!(v0_path, f.root.join(format!(".trove/{}.csv", v0.uid)).to_str().unwrap());
     assert_eq!(std::fs::read_to_string(&v0_path).unwrap(), IRIS, "the previous version moved into the managed area");
     assert_eq!(f.trove.load_bytes(&v0).await.unwrap(), IRIS.as_bytes());
-    assert!(f.trove.fsck(false, true).await.unwrap().is_empty());
+    assert!(f.trove.fsck(&trove::FsckOptions::default().verify_hashes()).await.unwrap().is_empty());
     // an untracked file at a real key is refused; nothing is overwritten
     std::fs::create_dir_all(f.root.join("untracked")).unwrap();
     std::fs::write(f.root.join("untracked/x.csv"), "mine").unwrap();
@@ -485,24 +487,33 @@ async fn bad_input_is_a_typed_error_and_writes_nothing() {
 }
 
 #[tokio::test]
-async fn empty_trash_respects_the_cutoff_and_dry_run() {
+async fn empty_trash_respects_the_cutoff_and_deletes_exactly_its_plan() {
     let f = fixture().await;
     let a = f.trove.save(f.file("a.csv", "1").as_path(), SaveOptions::key("a.csv")).await.unwrap().into_artifact();
     let b = f.trove.save(f.file("b.csv", "2").as_path(), SaveOptions::key("b.csv")).await.unwrap().into_artifact();
     f.trove.trash(&[a.uid.clone(), b.uid.clone()]).await.unwrap();
     f.check().await;
-    let (would, _) = f.trove.empty_trash(Some(std::time::Duration::from_secs(3600)), false).await.unwrap();
+    let hour = trove::EmptyTrashOptions::older_than(std::time::Duration::from_secs(3600));
+    assert!(f.trove.plan_empty_trash(&hour).await.unwrap().is_empty(), "nothing was trashed more than an hour ago");
+    let plan = f.trove.plan_empty_trash(&trove::EmptyTrashOptions::default()).await.unwrap();
     f.check().await;
-    assert!(would.is_empty(), "nothing was trashed more than an hour ago");
-    let (would, rep) = f.trove.empty_trash(None, true).await.unwrap();
+    assert_eq!(plan.items.len(), 2);
+    let all = ArtifactQuery::new().branch(BranchSelection::All);
+    assert_eq!(f.trove.count(&all).await.unwrap(), 2, "a plan deletes nothing");
+    // Trashed after the plan: not in it, so it stays. Restored after the plan: skipped.
+    let c = f.trove.save(f.file("c.csv", "3").as_path(), SaveOptions::key("c.csv")).await.unwrap().into_artifact();
+    f.trove.trash(std::slice::from_ref(&c.uid)).await.unwrap();
+    f.trove.restore(std::slice::from_ref(&b.uid)).await.unwrap();
+    let a_bytes = f.trove.path(&a).unwrap();
+    let done = f.trove.apply_empty_trash(&plan).await.unwrap();
     f.check().await;
-    assert_eq!(would.len(), 2);
-    assert!(rep.purged.is_empty());
-    assert_eq!(f.trove.count(&ArtifactQuery::new().branch(BranchSelection::All)).await.unwrap(), 2);
-    let (_, rep) = f.trove.empty_trash(None, false).await.unwrap();
-    f.check().await;
-    assert_eq!(rep.purged.len(), 2);
-    assert_eq!(f.trove.count(&ArtifactQuery::new().branch(BranchSelection::All)).await.unwrap(), 0);
+    let purged: Vec<_> = done.purge.purged.iter().map(|p| p.artifact.uid.clone()).collect();
+    assert_eq!(purged, vec![a.uid.clone()]);
+    assert_eq!(done.skipped, vec![b.uid.clone()]);
+    assert!(!Path::new(&a_bytes).exists(), "its bytes went with it");
+    assert_eq!(f.trove.get(b.uid.as_str()).await.unwrap().branch, BranchId::MAIN);
+    assert_eq!(f.trove.get(c.uid.as_str()).await.unwrap().branch, BranchId::TRASH);
+    assert_eq!(f.trove.load_bytes(&b).await.unwrap(), &b"2"[..]);
 }
 
 #[tokio::test]

@@ -260,6 +260,6 @@ async fn add_replace_cache_delete_on_every_backend() {
                 assert!(stored(store, &new_key, folder).await.is_some(), "{ctx}: auto keeps user paths");
             }
         }
-        assert!(inst.trove.fsck(false, true).await.unwrap().is_empty(), "{backend}");
+        assert!(inst.trove.fsck(&trove::FsckOptions::default().verify_hashes()).await.unwrap().is_empty(), "{backend}");
     }
 }
