@@ -81,7 +81,16 @@ pub async fn delete(trove: &Trove, args: DeleteArgs, json: bool) -> Result<()> {
     if !to_purge.is_empty() {
         let names: Vec<String> = to_purge.iter().map(|a| a.label()).collect();
         confirm_permanent(&names, args.permanent, args.yes)?;
-        let report = trove.delete_permanently(&uids(&to_purge), policy).await?;
+        let report = if args.permanent {
+            trove.delete_permanently(&uids(&to_purge), policy).await?
+        } else {
+            // They were in the trash when asked about: one restored since is left alone.
+            let (report, skipped) = trove.delete_permanently_from_trash(&uids(&to_purge), policy).await?;
+            for u in skipped {
+                eprintln!("left {u} alone: it left the trash after you were asked");
+            }
+            report
+        };
         for p in &report.purged {
             if !json {
                 println!("deleted {} permanently", p.artifact.label());

@@ -30,8 +30,9 @@ mod byte_protocols;
 mod collections;
 pub use byte_protocols::{
     abort_replace_keeps_the_old_content, conditional_updates, one_placement_per_key,
-    purge_marks_record_policy_and_respect_other_marks, replace_commits_the_marked_content, replace_marks_are_exclusive,
-    replaced_content_may_repeat_a_key, reservations_are_exclusive,
+    purge_marks_record_policy_and_respect_other_marks, purge_on_a_branch_skips_what_left_it,
+    replace_commits_the_marked_content, replace_marks_are_exclusive, replaced_content_may_repeat_a_key,
+    reservations_are_exclusive,
 };
 pub use collections::{
     collection_create_and_read_back, collection_lifecycle_leaves_members, collection_members_are_protected,
@@ -115,6 +116,7 @@ macro_rules! catalog_conformance {
             abort_replace_keeps_the_old_content,
             replaced_content_may_repeat_a_key,
             replace_marks_are_exclusive,
+            purge_on_a_branch_skips_what_left_it,
         );
     };
     (@each $make:path; $($check:ident),* $(,)?) => {

@@ -80,28 +80,74 @@ impl Trove {
     /// marked for `fsck`, and the error says which. The report lists every path deleted and
     /// every path that remains.
     pub async fn delete_permanently(&self, uids: &[Uid], policy: StoragePolicy) -> Result<PurgeReport> {
+        Ok(self.purge(uids, policy, None).await?.0)
+    }
+
+    /// [`Trove::delete_permanently`] of the records that are still in the trash when the
+    /// deletion starts: one restored (or deleted) by someone else since the caller listed it is
+    /// left alone and returned among the skipped uids. This is what "empty the trash" and
+    /// "delete these trashed records for good" mean under concurrent users.
+    pub async fn delete_permanently_from_trash(
+        &self,
+        uids: &[Uid],
+        policy: StoragePolicy,
+    ) -> Result<(PurgeReport, Vec<Uid>)> {
+        self.purge(uids, policy, Some(BranchId::TRASH)).await
+    }
+
+    async fn purge(
+        &self,
+        uids: &[Uid],
+        policy: StoragePolicy,
+        only_on: Option<BranchId>,
+    ) -> Result<(PurgeReport, Vec<Uid>)> {
         if uids.is_empty() {
-            return Ok(PurgeReport::default());
+            return Ok((PurgeReport::default(), Vec::new()));
         }
-        let artifacts = self.artifacts_by_uid(uids).await?;
+        let artifacts = match only_on {
+            None => self.artifacts_by_uid(uids).await?,
+            // Gone already: skipped below, like records that left the branch.
+            Some(_) => {
+                self.catalog()
+                    .artifacts(&ArtifactQuery {
+                        branch: BranchSelection::All,
+                        uids: Some(uids.to_vec()),
+                        include_pending: true,
+                        ..Default::default()
+                    })
+                    .await?
+            }
+        };
+        let gone = uids_missing_from(uids, &artifacts);
         // The newest version of a shared-store folder takes its whole family along.
         let (artifacts, shared) = self.expand_shared_purge(artifacts).await?;
         let expanded: Vec<Uid> = artifacts.iter().map(|a| a.uid.clone()).collect();
         let uids = &expanded[..];
         // Members of a collection are protected (checked again inside the catalog's transaction).
         self.check_not_in_collections(uids).await?;
-        // Decide everything before changing anything: a refused policy changes nothing.
+        // A refused policy changes nothing: checked before anything is marked.
+        for a in &artifacts {
+            self.purge_decision_for(a, policy)?;
+        }
+        let (marked, mut skipped) = match only_on {
+            None => (self.catalog().begin_purge(uids, policy).await.map_err(with_ls_hint)?, Vec::new()),
+            Some(branch) => self.catalog().begin_purge_on(uids, policy, branch).await?,
+        };
+        for u in gone {
+            if !skipped.contains(&u) {
+                skipped.push(u);
+            }
+        }
+        // The bytes go as the records were when marked (a concurrent placement may have moved
+        // them since the first read).
+        let artifacts: Vec<Artifact> = marked;
         let mut decisions = Vec::with_capacity(artifacts.len());
         for a in &artifacts {
-            let store = self.store(a.storage)?;
-            let owner = a.bytes_owner(self.manages(&store.location));
-            decisions.push(purge_decision(owner, policy, &store.location.root)?);
+            decisions.push(self.purge_decision_for(a, policy)?);
         }
-        let marked = self.catalog().begin_purge(uids, policy).await.map_err(with_ls_hint)?;
         let mut report = PurgeReport::default();
         let mut done: Vec<Uid> = Vec::new();
         for (i, (a, decision)) in artifacts.iter().zip(&decisions).enumerate() {
-            let a = marked.iter().find(|m| m.uid == a.uid).unwrap_or(a);
             let purged = if shared.rows_only.contains(&a.uid) {
                 // An older shared-store version: the store's files belong to the newest version.
                 Ok(Purged {
@@ -143,7 +189,13 @@ impl Trove {
         }
         self.catalog().finish_purge(&done).await?;
         self.notify_purged(&done);
-        Ok(report)
+        Ok((report, skipped))
+    }
+
+    /// What the storage policy does to one record's bytes.
+    fn purge_decision_for(&self, a: &Artifact, policy: StoragePolicy) -> Result<PurgeDecision> {
+        let store = self.store(a.storage)?;
+        purge_decision(a.bytes_owner(self.manages(&store.location)), policy, &store.location.root)
     }
 
     pub(crate) async fn purge_bytes(&self, a: &Artifact, decision: PurgeDecision) -> Result<Purged> {
@@ -205,17 +257,7 @@ impl Trove {
         if planned.is_empty() {
             return Ok(EmptyTrashReport::default());
         }
-        let still = self
-            .catalog()
-            .artifacts(&ArtifactQuery {
-                branch: BranchSelection::Only(BranchId::TRASH),
-                uids: Some(planned.clone()),
-                ..Default::default()
-            })
-            .await?;
-        let (doomed, skipped): (Vec<Uid>, Vec<Uid>) =
-            planned.into_iter().partition(|u| still.iter().any(|a| &a.uid == u));
-        let purge = self.delete_permanently(&doomed, StoragePolicy::Auto).await?;
+        let (purge, skipped) = self.delete_permanently_from_trash(&planned, StoragePolicy::Auto).await?;
         Ok(EmptyTrashReport { purge, skipped })
     }
 
@@ -249,4 +291,9 @@ fn with_ls_hint(e: Error) -> Error {
     } else {
         e
     }
+}
+
+/// The requested uids that no longer exist.
+fn uids_missing_from(uids: &[Uid], found: &[Artifact]) -> Vec<Uid> {
+    uids.iter().filter(|u| !found.iter().any(|a| &a.uid == *u)).cloned().collect()
 }

@@ -123,6 +123,17 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     /// holds under concurrency.
     async fn begin_purge(&self, uids: &[Uid], policy: crate::StoragePolicy) -> Result<Vec<Artifact>>;
 
+    /// [`Catalog::begin_purge`] of only those records that are on `branch` when the marks are
+    /// set: a record restored (or moved) since the caller listed it, or already gone, is
+    /// skipped, not an error. Returns the records marked, as they were, and the uids skipped.
+    /// Used to empty the trash without ever deleting a record someone has just restored.
+    async fn begin_purge_on(
+        &self,
+        uids: &[Uid],
+        policy: crate::StoragePolicy,
+        branch: crate::BranchId,
+    ) -> Result<(Vec<Artifact>, Vec<Uid>)>;
+
     /// Second half: delete the rows of records marked purging (and their label links). Returns
     /// how many went. The family's version high-water mark stays.
     async fn finish_purge(&self, uids: &[Uid]) -> Result<u64>;

@@ -12,7 +12,7 @@ use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, Set,
 };
-use trove_domain::{Artifact, ArtifactUpdate, ContentUpdate, Error, Pending, Result, StoragePolicy, Uid};
+use trove_domain::{Artifact, ArtifactUpdate, BranchId, ContentUpdate, Error, Pending, Result, StoragePolicy, Uid};
 
 use super::artifacts::{ARTIFACTS, Artifacts, stems_of};
 use super::codec::{decode_pending, encode_pending, encode_placement, pending_name, set_content};
@@ -26,16 +26,32 @@ use crate::error::DbResultExt;
 // ----- purge -----
 
 /// `Catalog::begin_purge`.
-pub(super) async fn begin_purge(cat: &SeaCatalog, uids: &[Uid], policy: StoragePolicy) -> Result<Vec<Artifact>> {
+/// With `only_on`, records not on that branch (or gone) are skipped and returned as such;
+/// without it, a missing record fails the whole batch.
+pub(super) async fn begin_purge(
+    cat: &SeaCatalog,
+    uids: &[Uid],
+    policy: StoragePolicy,
+    only_on: Option<BranchId>,
+) -> Result<(Vec<Artifact>, Vec<Uid>)> {
     let uids = distinct(uids);
     if uids.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let txn = cat.begin_write().await?;
     cat.lock(&txn, uids.iter().map(Artifacts::lock)).await?;
     let mut before = fetch_by_uids(&txn, &uids, true).await?;
-    if let Some(uid) = uids.iter().find(|u| !before.contains_key(*u)) {
-        return Err(missing(uid));
+    let (uids, skipped): (Vec<Uid>, Vec<Uid>) = match only_on {
+        None => {
+            if let Some(uid) = uids.iter().find(|u| !before.contains_key(*u)) {
+                return Err(missing(uid));
+            }
+            (uids, Vec::new())
+        }
+        Some(branch) => uids.into_iter().partition(|u| before.get(u).is_some_and(|a| a.branch == branch)),
+    };
+    if uids.is_empty() {
+        return Ok((Vec::new(), skipped));
     }
     // Members of any collection (any branch) are protected; checked under the family locks
     // that `create_collection` also takes for its members.
@@ -71,7 +87,7 @@ pub(super) async fn begin_purge(cat: &SeaCatalog, uids: &[Uid], policy: StorageP
     }
     ARTIFACTS.recompute_heads(&txn, &stems_of(&uids)).await?;
     txn.commit().await.ctx("commit the purge marks")?;
-    Ok(out)
+    Ok((out, skipped))
 }
 
 /// `Catalog::finish_purge`.

@@ -3,10 +3,10 @@
 use async_trait::async_trait;
 use trove_domain::ports::Catalog;
 use trove_domain::{
-    Artifact, ArtifactQuery, ArtifactUpdate, Collection, CollectionQuery, CollectionTransitionResult, Instance,
-    InstanceInit, Key, Label, LabelQuery, LabelTransitionResult, Labeled, NewArtifact, NewCollection, NewLabel,
-    NewStorage, Operation, Pending, Result, Stem, StorageId, StorageLocation, StoragePolicy, TransitionResult, Uid,
-    User,
+    Artifact, ArtifactQuery, ArtifactUpdate, BranchId, Collection, CollectionQuery, CollectionTransitionResult,
+    Instance, InstanceInit, Key, Label, LabelQuery, LabelTransitionResult, Labeled, NewArtifact, NewCollection,
+    NewLabel, NewStorage, Operation, Pending, Result, Stem, StorageId, StorageLocation, StoragePolicy,
+    TransitionResult, Uid, User,
 };
 
 use super::artifacts::ARTIFACTS;
@@ -79,7 +79,16 @@ impl Catalog for SeaCatalog {
     }
 
     async fn begin_purge(&self, uids: &[Uid], policy: StoragePolicy) -> Result<Vec<Artifact>> {
-        marks::begin_purge(self, uids, policy).await
+        Ok(marks::begin_purge(self, uids, policy, None).await?.0)
+    }
+
+    async fn begin_purge_on(
+        &self,
+        uids: &[Uid],
+        policy: StoragePolicy,
+        branch: BranchId,
+    ) -> Result<(Vec<Artifact>, Vec<Uid>)> {
+        marks::begin_purge(self, uids, policy, Some(branch)).await
     }
 
     async fn finish_purge(&self, uids: &[Uid]) -> Result<u64> {

@@ -302,3 +302,28 @@ pub async fn replace_marks_are_exclusive(cat: Arc<dyn Catalog>) {
     assert_eq!(won.len(), 1, "exactly one replace marks the record");
     assert_eq!(ctx.get(&a.uid).await.pending, won.pop(), "the winner's mark is the one recorded");
 }
+
+/// `begin_purge_on` marks only the records still on the branch: one restored since the caller
+/// listed it, or one already gone, is skipped (reported as such), never deleted from where it
+/// went.
+pub async fn purge_on_a_branch_skips_what_left_it(cat: Arc<dyn Catalog>) {
+    let ctx = setup(cat).await;
+    let a = ctx.create(Some("a.csv"), "a").await;
+    let b = ctx.create(Some("b.csv"), "b").await;
+    let c = ctx.create(Some("c.csv"), "c").await;
+    ctx.apply(&[&a.uid, &b.uid, &c.uid], Operation::Trash).await;
+    ctx.apply(&[&b.uid], Operation::Restore).await;
+    ctx.cat.begin_purge(std::slice::from_ref(&c.uid), StoragePolicy::Auto).await.expect("purge c");
+    ctx.cat.finish_purge(std::slice::from_ref(&c.uid)).await.expect("finish c");
+    let gone = Uid::new_family();
+    let listed = [a.uid.clone(), b.uid.clone(), c.uid.clone(), gone.clone()];
+    let (marked, mut skipped) =
+        ctx.cat.begin_purge_on(&listed, StoragePolicy::Auto, BranchId::TRASH).await.expect("begin_purge_on");
+    assert_eq!(marked.iter().map(|m| m.uid.clone()).collect::<Vec<_>>(), vec![a.uid.clone()]);
+    skipped.sort();
+    let mut want = vec![b.uid.clone(), c.uid.clone(), gone];
+    want.sort();
+    assert_eq!(skipped, want, "restored, already deleted and unknown records are skipped");
+    let b_now = ctx.cat.artifact(&b.uid).await.expect("read").expect("b is still there");
+    assert_eq!((b_now.branch, b_now.pending), (BranchId::MAIN, None), "the restored record is untouched");
+}

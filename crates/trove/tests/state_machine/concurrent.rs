@@ -238,11 +238,13 @@ struct Races {
     /// hold the key on main, each its own head, and a lookup by key picks one.
     rename_with_save: bool,
     /// A real-key save with a replace or a permanent deletion of the record holding the key.
-    /// The save moves that occupant into the managed area before it places its own bytes; when
-    /// the occupant is marked or gone meanwhile, the save fails (`Conflict` or `NotFound`)
-    /// although its new version is committed (its bytes in the managed area), and a copy of a
-    /// deleted occupant's bytes stays behind, referenced by nothing. (On main at 2e04668 the
-    /// replaced record ended up pointing at a managed object that did not exist.)
+    /// The save moves that occupant into the managed area before it places its own bytes.
+    /// Since the placement retries while the occupant is marked (the save no longer fails),
+    /// what remains is not a broken invariant but an answer no order of the model explains:
+    /// the save's version is committed before the deletion and placed after it, so the
+    /// deletion reports the real key's path (the occupant's bytes were still there) and a copy
+    /// of the occupant's bytes stays in the managed area until `gc` removes it. (On main at
+    /// 2e04668 the replaced record ended up pointing at a managed object that did not exist.)
     real_key_save_with_occupant_change: bool,
     /// A replace with a permanent deletion of the same record (`delete_permanently` or
     /// `empty_trash`). On main at 2e04668 the replace overwrote the purge mark: the deletion
@@ -250,10 +252,16 @@ struct Races {
     /// conditional marks of 90a262f: one of the two fails with `Conflict`.
     replace_with_purge: bool,
     /// `empty_trash` with a restore (`restore`, or a save that brings identical content back
-    /// from the trash) or another permanent deletion. `empty_trash` lists the trash and then
-    /// deletes those uids: a record restored meanwhile is deleted permanently from main, and a
-    /// record another call deleted meanwhile makes the whole call fail with `NotFound`.
-    empty_trash_with_restore_or_purge: bool,
+    /// from the trash) or another permanent deletion. `empty_trash` listed the trash and then
+    /// deleted those uids: a record restored meanwhile was deleted permanently from main, and a
+    /// record another call deleted meanwhile made the whole call fail with `NotFound`. Fixed:
+    /// the catalog marks only the records still in the trash (`begin_purge_on`).
+    empty_trash_with_restore: bool,
+    /// `empty_trash` with another permanent deletion of the same records: both calls mark and
+    /// delete them (marking again is accepted so an interrupted deletion can be retried), and
+    /// which call finds which bytes already gone ("missing" instead of "removed") depends on
+    /// timing, which no order of the model explains. No invariant is at stake: both delete.
+    empty_trash_with_purge: bool,
 }
 
 /// See [`Races`].
@@ -263,7 +271,8 @@ const RACES: Races = Races {
     rename_with_save: false,
     real_key_save_with_occupant_change: false,
     replace_with_purge: true,
-    empty_trash_with_restore_or_purge: false,
+    empty_trash_with_restore: true,
+    empty_trash_with_purge: false,
 };
 
 impl Races {
@@ -315,10 +324,10 @@ impl Races {
             Some("real-key save with a replace or deletion of the key's record")
         } else if !self.replace_with_purge && pair(&replace, &purge) {
             Some("replace with permanent deletion")
-        } else if !self.empty_trash_with_restore_or_purge
-            && (pair(&empty_trash, &restore) || pair(&empty_trash, &purge))
-        {
-            Some("empty_trash with restore or permanent deletion")
+        } else if !self.empty_trash_with_restore && pair(&empty_trash, &restore) {
+            Some("empty_trash with restore")
+        } else if !self.empty_trash_with_purge && pair(&empty_trash, &purge) {
+            Some("empty_trash with permanent deletion")
         } else {
             None
         }
@@ -796,6 +805,13 @@ fn purged_twice(
 ) -> Result<Option<(Expect, &'static str)>, String> {
     let gone_this_round =
         |s: &usize| round_start.records.get(*s).is_some_and(|r| r.exists()) && !m.records[*s].exists();
+    // `empty_trash` deletes what it listed only if still in the trash when its deletion starts
+    // (`begin_purge_on`): a record another operation of the round restored, moved or finished
+    // deleting meanwhile is skipped, never deleted from where it went.
+    let left_trash = |s: &usize| {
+        round_start.records.get(*s).is_some_and(|r| r.branch == Some(BranchId::TRASH))
+            && m.records[*s].branch != Some(BranchId::TRASH)
+    };
     let (asked, report, listed) = match (op, got) {
         (Op::DeletePermanently(slots, _), Observed::Purged(Ok(report))) => (slots.clone(), report, None),
         (Op::EmptyTrash { .. }, Observed::EmptiedTrash(Ok((listed, report)))) => {
@@ -808,7 +824,8 @@ fn purged_twice(
         }
         _ => return Ok(None),
     };
-    let (gone, rest): (Vec<usize>, Vec<usize>) = asked.iter().partition(|s| gone_this_round(s));
+    let skippable = |s: &usize| gone_this_round(s) || (listed.is_some() && left_trash(s));
+    let (gone, rest): (Vec<usize>, Vec<usize>) = asked.iter().partition(|s| skippable(s));
     if gone.is_empty() {
         return Ok(None);
     }
@@ -823,7 +840,17 @@ fn purged_twice(
         report.purged.iter().cloned().partition(|p| gone_uids.contains(p.artifact.uid.as_str()));
     let reported: BTreeSet<String> = twice.iter().map(|p| p.artifact.uid.to_string()).collect();
     let dry_run = matches!(op, Op::EmptyTrash { dry_run: true, .. });
-    ensure!(dry_run || reported == gone_uids, "deleted again: {gone_uids:?}, but reported {reported:?}");
+    if listed.is_some() {
+        // Only records another call was deleting may be reported; restored ones never are.
+        let deleted_elsewhere: BTreeSet<String> =
+            gone.iter().filter(|s| gone_this_round(s)).map(|s| ids.uids[*s].to_string()).collect();
+        ensure!(
+            reported.is_subset(&deleted_elsewhere),
+            "skipped {gone_uids:?} (they left the trash), but reported {reported:?}"
+        );
+    } else {
+        ensure!(dry_run || reported == gone_uids, "deleted again: {gone_uids:?}, but reported {reported:?}");
+    }
     let others = PurgeReport { purged: others };
     match &expect {
         Expect::Purged(want) => accept_purge(ids, want, &others, store)?,
@@ -836,7 +863,14 @@ fn purged_twice(
         other => return Err(format!("deleting the rest: expected {other:?}")),
     }
     *m = m2;
-    Ok(Some((expect, "deleted permanently by two calls at once, reported by both")))
+    Ok(Some((
+        expect,
+        if listed.is_some() {
+            "empty_trash: records that left the trash meanwhile skipped (or deleted by both calls)"
+        } else {
+            "deleted permanently by two calls at once, reported by both"
+        },
+    )))
 }
 
 // ---------------------------------------------------------------------------------------------
