@@ -287,7 +287,20 @@ impl Trove {
         }
 
         // 4. Commit.
-        let updated = self.catalog().commit_replace(&a.uid, &pending).await.map_err(|e| {
+        let committed = self.catalog().commit_replace(&a.uid, &pending).await;
+        if let Err(e) = &committed
+            && e.kind() == ErrorKind::PathOccupied
+            && target_key != old_key
+        {
+            // Another family took the new key meanwhile: the old content is still in place at
+            // its own key, so the replace is rolled back whole.
+            let _ = self.settle_replace(&marked_row, Settle::RollBack).await;
+            return Err(Error::new(
+                ErrorKind::PathOccupied,
+                format!("could not replace the content of {}: {}; nothing changed", a.label(), e.message()),
+            ));
+        }
+        let updated = committed.map_err(|e| {
             Error::new(
                 e.kind(),
                 format!(
@@ -406,6 +419,17 @@ impl Trove {
         let m = marked(a).ok_or_else(|| Error::invalid_input(format!("{} is not being replaced", a.label())))?;
         let store = self.store(a.storage)?.store.as_ref();
         let folder = a.is_folder();
+        let old_intact = || async {
+            Ok::<_, Error>(content_hash_at(store, &a.storage_key(), folder).await?.as_deref() == Some(a.hash.as_str()))
+        };
+        // A rename whose new key another family took meanwhile can never commit: roll back.
+        if let Some(k) = m.new.key.as_ref().filter(|k| Some(*k) != a.key.as_ref())
+            && let Some(other) = self.catalog().family_head_by_key(a.storage, k).await?
+            && other.stem() != a.stem()
+            && old_intact().await?
+        {
+            return Ok(Settle::RollBack);
+        }
         if content_hash_at(store, m.target_key, folder).await?.as_deref() == Some(m.new.hash.as_str()) {
             return Ok(Settle::Finish);
         }

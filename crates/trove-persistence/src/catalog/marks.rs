@@ -17,8 +17,9 @@ use trove_domain::{Artifact, ArtifactUpdate, BranchId, ContentUpdate, Error, Pen
 use super::artifacts::{ARTIFACTS, Artifacts, stems_of};
 use super::codec::{decode_pending, encode_pending, encode_placement, pending_name, set_content};
 use super::collections::check_not_in_collections;
+use super::locks::LockScope;
 use super::moves::{SoftDeletable, check_purgeable};
-use super::queries::{fetch_by_uids, fetch_one, missing};
+use super::queries::{family_head_by_key, fetch_by_uids, fetch_one, missing};
 use super::{CHUNK, SeaCatalog, distinct, uid_list};
 use crate::entity::artifact::{self, PURGING};
 use crate::error::DbResultExt;
@@ -170,8 +171,43 @@ pub(super) async fn begin_replace(
 /// `Catalog::commit_replace`.
 pub(super) async fn commit_replace(cat: &SeaCatalog, uid: &Uid, marker: &Pending) -> Result<Artifact> {
     let new = replacing(uid, marker)?;
-    let (txn, row) = cat.row_for_update(uid).await?;
+    // A rename (new suffix) takes the new key's lock too, as `create_artifact` does, and checks
+    // in this transaction that no other family took the key meanwhile: two families must
+    // never hold one key on main. The row's location never changes, so it is read first to
+    // name the lock; all locks are then taken at once, in the global order.
+    let renamed_to = match &new.key {
+        Some(k) => {
+            let current = fetch_one(&cat.db, uid).await?;
+            (current.key.as_ref() != Some(k)).then(|| (current.storage, k.clone()))
+        }
+        None => None,
+    };
+    let txn = cat.begin_write().await?;
+    let mut scopes = vec![Artifacts::lock(uid)];
+    if let Some((storage, key)) = &renamed_to {
+        scopes.push(LockScope::ArtifactKey(*storage, key.clone()));
+    }
+    cat.lock(&txn, scopes).await?;
+    let row = artifact::Entity::find()
+        .filter(artifact::Column::Uid.eq(uid.as_str()))
+        .one(&txn)
+        .await
+        .ctx(format_args!("read artifact {uid}"))?
+        .ok_or_else(|| missing(uid))?;
     expect_mark(&row, Some(marker))?;
+    if let Some((storage, key)) = &renamed_to
+        && let Some(other) = family_head_by_key(&txn, *storage, key).await?
+        && other.stem() != uid.stem()
+    {
+        return Err(Error::new(
+            trove_domain::ErrorKind::PathOccupied,
+            format!(
+                "cannot rename {uid} to '{key}': the key now belongs to another artifact ({}); the replace is \
+                 rolled back, choose another suffix or key",
+                other.uid
+            ),
+        ));
+    }
     let mut am = row.into_active_model();
     set_content(&mut am, new)?;
     set_mark(&mut am, None)?;

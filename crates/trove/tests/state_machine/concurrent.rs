@@ -233,9 +233,10 @@ struct Races {
     /// marks of 90a262f: the second replace fails with `Conflict`.
     replace_with_replace: bool,
     /// A replace that renames a key (a new suffix) with a save under the new key. The check
-    /// that no other family uses the new key is not in the transaction that commits the
-    /// rename, so the save can create a family under that key meanwhile: two families then
-    /// hold the key on main, each its own head, and a lookup by key picks one.
+    /// that no other family uses the new key was not in the transaction that commits the
+    /// rename, so the save could create a family under that key meanwhile: two families then
+    /// held the key on main. Fixed: `commit_replace` takes the new key's lock and refuses
+    /// (`PathOccupied`), and the replace rolls back.
     rename_with_save: bool,
     /// A real-key save with a replace or a permanent deletion of the record holding the key.
     /// The save moves that occupant into the managed area before it places its own bytes.
@@ -268,7 +269,7 @@ struct Races {
 const RACES: Races = Races {
     saves_under_one_key: true,
     replace_with_replace: true,
-    rename_with_save: false,
+    rename_with_save: true,
     real_key_save_with_occupant_change: false,
     replace_with_purge: true,
     empty_trash_with_restore: true,
