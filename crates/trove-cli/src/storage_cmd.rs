@@ -24,6 +24,12 @@ pub enum StorageCommand {
         /// Its root (as `trove storage ls` shows it) or uid.
         root: String,
     },
+    /// Unregister a storage location that holds no artifact (on any branch, the trash
+    /// included) and is not the default; its marker goes too. No bytes are touched.
+    Remove {
+        /// Its root (as `trove storage ls` shows it) or uid.
+        root: String,
+    },
 }
 
 fn location_json(trove: &Trove, s: &StorageLocation) -> Value {
@@ -72,6 +78,15 @@ pub async fn run(mut trove: Trove, cmd: StorageCommand, json: bool) -> Result<()
             vec![loc]
         }
         StorageCommand::Ls => trove.storages(),
+        StorageCommand::Remove { root } => {
+            let loc = trove.remove_storage(&root).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&vec![location_json(&trove, &loc)]).expect("json"));
+            } else {
+                println!("removed storage location {} (its files were not touched)", loc.root);
+            }
+            return Ok(());
+        }
         StorageCommand::SetDefault { root } => {
             let loc = trove.set_default_storage(&root).await?;
             if !json {

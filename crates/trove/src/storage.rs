@@ -192,6 +192,14 @@ impl Trove {
         if let Some(s) = self.inner.stores.values().find(|s| s.location.root == root) {
             return Ok(s.location.clone());
         }
+        // Nested roots would see each other's files (and managed areas) as keys: refused.
+        if let Some(other) = self.inner.stores.values().find(|s| nested(&s.location.root, &root)) {
+            return Err(Error::invalid_input(format!(
+                "{root} and the registered storage location {} lie one inside the other: storage roots must not \
+                 nest; register a folder beside them",
+                other.location.root
+            )));
+        }
         if let Location::Local(path) = &resolved {
             let dir = path.join(MANAGED_DIR);
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
@@ -221,6 +229,20 @@ impl Trove {
         Ok(location)
     }
 
+    /// Unregister a storage location (root or uid) that holds no artifact on any branch (the
+    /// trash included), and remove its marker if this instance manages it; a root another
+    /// instance manages keeps its marker. The default location cannot be removed: make another
+    /// one the default first. Bytes are never touched (none are referenced).
+    pub async fn remove_storage(&mut self, root_or_uid: &str) -> Result<StorageLocation> {
+        let store = self.target_store(Some(root_or_uid))?.clone();
+        let location = self.catalog().remove_storage(store.location.id).await?;
+        if self.manages(&location) {
+            store.store.delete(&marker_key()).await?;
+        }
+        Arc::make_mut(&mut self.inner).stores.remove(&location.id);
+        Ok(location)
+    }
+
     fn register_open_store(&mut self, location: StorageLocation, store: Arc<dyn ObjectStore>) {
         Arc::make_mut(&mut self.inner).stores.insert(location.id, Store { location, store });
     }
@@ -235,5 +257,26 @@ impl Trove {
         inner.default_storage = location.id;
         inner.instance = instance;
         Ok(location)
+    }
+}
+
+/// Whether two roots (local paths or URIs, canonical) lie one inside the other.
+fn nested(a: &str, b: &str) -> bool {
+    let inside = |child: &str, parent: &str| child.strip_prefix(parent).is_some_and(|rest| rest.starts_with('/'));
+    inside(a, b) || inside(b, a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nested;
+
+    #[test]
+    fn nested_roots() {
+        assert!(nested("/data/raw", "/data"));
+        assert!(nested("/data", "/data/raw"));
+        assert!(nested("s3://b/p/q", "s3://b/p"));
+        assert!(!nested("/data2", "/data"));
+        assert!(!nested("s3://b/p", "s3://b/p2"));
+        assert!(!nested("/data", "/data"));
     }
 }

@@ -380,6 +380,42 @@ async fn storage_locations() {
     assert_eq!(bad.kind(), ErrorKind::InvalidInput);
 }
 
+/// Spec 2 section 1: storage roots never nest (inside or around a registered root), and a
+/// location is unregistered only when no artifact lives there (any branch) and it is not the
+/// default; its marker goes with it, its files stay.
+#[tokio::test]
+async fn storage_locations_never_nest_and_are_removed_only_when_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = Trove::builder().user("tester").init(InitOptions::local(dir.path().join("one"))).await.unwrap();
+    for nested in [dir.path().join("one/sub"), dir.path().to_path_buf()] {
+        let err = t.add_storage(nested.to_str().unwrap()).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{}", err.message());
+        assert!(err.message().contains("nest"), "{}", err.message());
+    }
+    assert_eq!(t.storages().len(), 1, "nothing was registered");
+    let two = dir.path().join("two");
+    let loc = t.add_storage(two.to_str().unwrap()).await.unwrap();
+    let csv = dir.path().join("iris.csv");
+    std::fs::write(&csv, IRIS).unwrap();
+    let a = t.save(csv.as_path(), SaveOptions::key("iris.csv").in_storage(&loc.uid)).await.unwrap().into_artifact();
+    t.trash(std::slice::from_ref(&a.uid)).await.unwrap();
+    let err = t.remove_storage(&loc.uid).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Protected, "a trashed artifact keeps its location: {}", err.message());
+    let default_root = t.default_storage().root.clone();
+    let err = t.remove_storage(&default_root).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidTransition, "{}", err.message());
+    t.delete_permanently(std::slice::from_ref(&a.uid), StoragePolicy::Auto).await.unwrap();
+    std::fs::write(two.join("mine.txt"), "a file of the user's").unwrap();
+    let removed = t.remove_storage(two.to_str().unwrap()).await.unwrap();
+    assert_eq!(removed.id, loc.id);
+    assert_eq!(t.storages().len(), 1);
+    assert!(!two.join(".trove/storage.json").exists(), "the marker goes");
+    assert!(two.join("mine.txt").is_file(), "files are never touched");
+    let reopened = Trove::open(dir.path().join("one").to_str().unwrap()).await.unwrap();
+    assert_eq!(reopened.storages().len(), 1, "the catalog forgot it");
+    t.add_storage(two.to_str().unwrap()).await.expect("a removed root can be registered again");
+}
+
 /// Issue 9, defect 8: an object registered in place at `raw/x.csv` and the latest version of
 /// the virtual key `raw/x.csv` share one cache path. Freshness by size and modification time
 /// alone handed back one artifact's bytes for the other when both agreed (same size, uploaded

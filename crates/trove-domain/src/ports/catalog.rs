@@ -41,6 +41,12 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     /// Register another storage location.
     async fn add_storage(&self, new: &NewStorage) -> Result<StorageLocation>;
 
+    /// Unregister a storage location. Refused with [`crate::ErrorKind::Protected`] while any
+    /// artifact (any branch, the trash and records being deleted included) lives there, and
+    /// with [`crate::ErrorKind::InvalidTransition`] for the instance's default location; a
+    /// missing id is [`crate::ErrorKind::NotFound`]. Returns the location as it was.
+    async fn remove_storage(&self, id: StorageId) -> Result<StorageLocation>;
+
     /// Every registered storage location.
     async fn storages(&self) -> Result<Vec<StorageLocation>>;
 

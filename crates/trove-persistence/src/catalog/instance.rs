@@ -2,8 +2,8 @@
 
 use sea_orm::sea_query::{OnConflict, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, Set,
 };
 use trove_domain::{
     Error, ErrorKind, Instance, InstanceInit, NewStorage, Result, StorageId, StorageLocation, User, UserId,
@@ -72,6 +72,45 @@ pub(super) async fn set_default_storage(cat: &SeaCatalog, id: StorageId) -> Resu
     let row = active.update(&txn).await.ctx("set the default storage location")?;
     txn.commit().await.ctx("commit the default storage location")?;
     Ok(to_instance(row))
+}
+
+/// `Catalog::remove_storage`.
+pub(super) async fn remove_storage(cat: &SeaCatalog, id: StorageId) -> Result<StorageLocation> {
+    let txn = cat.begin_write().await?;
+    let row = storage::Entity::find_by_id(id.0).one(&txn).await.ctx("read the storage location")?.ok_or_else(|| {
+        Error::not_found(format!("no storage location with id {}: list them with `trove storage ls`", id.0))
+    })?;
+    let location = to_storage(row)?;
+    let default = instance::Entity::find().one(&txn).await.ctx("read the instance")?.and_then(|i| i.default_storage_id);
+    if default == Some(id.0) {
+        return Err(Error::new(
+            ErrorKind::InvalidTransition,
+            format!(
+                "{} is the instance's default storage location: make another one the default first \
+                 (`trove storage set-default`)",
+                location.root
+            ),
+        ));
+    }
+    // Any record on any branch, in the trash or being deleted, keeps the location.
+    let held = crate::entity::artifact::Entity::find()
+        .filter(crate::entity::artifact::Column::StorageId.eq(id.0))
+        .count(&txn)
+        .await
+        .ctx("count the artifacts in the storage location")?;
+    if held > 0 {
+        return Err(Error::new(
+            ErrorKind::Protected,
+            format!(
+                "{} still holds {held} artifact(s) (on any branch, the trash included): delete them permanently \
+                 first (`trove ls --branch all`)",
+                location.root
+            ),
+        ));
+    }
+    storage::Entity::delete_by_id(id.0).exec(&txn).await.ctx(format_args!("unregister {}", location.root))?;
+    txn.commit().await.ctx("commit the removal of the storage location")?;
+    Ok(location)
 }
 
 /// `Catalog::storages`.

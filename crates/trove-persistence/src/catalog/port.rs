@@ -34,6 +34,10 @@ impl Catalog for SeaCatalog {
         instance::storages(self).await
     }
 
+    async fn remove_storage(&self, id: StorageId) -> Result<StorageLocation> {
+        instance::remove_storage(self, id).await
+    }
+
     async fn set_default_storage(&self, id: StorageId) -> Result<Instance> {
         instance::set_default_storage(self, id).await
     }
