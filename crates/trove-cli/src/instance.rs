@@ -1,8 +1,8 @@
 //! `trove init` and `trove instance`: create an instance and show the current one.
 
-use clap::Args;
+use clap::{Args, Subcommand};
 use serde_json::{Value, json};
-use trove::{InitOptions, Result, Trove};
+use trove::{DeleteInstanceOptions, InitOptions, Result, StoragePolicy, Trove};
 
 use crate::config;
 
@@ -72,4 +72,60 @@ pub fn show(trove: &Trove, json: bool) {
             println!("storage   {}{}", s.root, if s.id == trove.default_storage().id { " (default)" } else { "" });
         }
     }
+}
+
+/// The `trove instance` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum InstanceCommand {
+    /// Delete the instance: its catalog (the embedded SQLite file, or every Trove table of a
+    /// PostgreSQL catalog) and the markers of its storage locations. Refused while artifacts
+    /// remain unless --force; their bytes are then kept (and listed) unless --storage delete.
+    Delete {
+        /// Delete although artifacts remain (on any branch, the trash included).
+        #[arg(long)]
+        force: bool,
+        /// What happens to the remaining artifacts' bytes: keep (default), auto, delete.
+        #[arg(long, default_value = "keep")]
+        storage: String,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+}
+
+/// Run one `trove instance` subcommand.
+pub async fn run(trove: Trove, cmd: InstanceCommand, json: bool) -> Result<()> {
+    match cmd {
+        InstanceCommand::Delete { force, storage, yes } => {
+            let opts = DeleteInstanceOptions { force, storage: StoragePolicy::parse(&storage)? };
+            let question =
+                format!("delete instance '{}' ({}) and its catalog for good?", trove.instance().name, trove.location());
+            if !yes && !crate::input::confirm(&question)? {
+                return Err(trove::Error::new(trove::ErrorKind::InvalidInput, "cancelled: nothing was deleted"));
+            }
+            let location = trove.location().to_owned();
+            let deleted = trove.delete_instance(&opts).await?;
+            // The config no longer names a current instance that is gone.
+            let mut cfg = config::load()?;
+            if cfg.current.as_deref().is_some_and(|c| trove::domain::secret::redact_url(c) == location) {
+                cfg.current = None;
+                config::save(&cfg)?;
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&deleted).expect("json"));
+            } else {
+                println!("deleted instance {}", deleted.instance_uid);
+                for p in deleted.removed_paths() {
+                    println!("  removed {p}");
+                }
+                for k in deleted.kept_paths() {
+                    println!("  kept {}", k.path);
+                }
+                for f in &deleted.removed_files {
+                    println!("  removed {f}");
+                }
+            }
+        }
+    }
+    Ok(())
 }

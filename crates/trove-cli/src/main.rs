@@ -89,8 +89,11 @@ enum Command {
     /// files interrupted writes left. Exit status: 0 nothing found, 10 found and removed, 11
     /// found and left (dry run, or declined).
     Gc(maintenance::GcArgs),
-    /// Show the current instance.
-    Instance,
+    /// Show the current instance, or delete it (`trove instance delete`).
+    Instance {
+        #[command(subcommand)]
+        command: Option<instance::InstanceCommand>,
+    },
     /// A guided tour of the artifact lifecycle in a fresh embedded instance (SQLite + local
     /// storage in a temporary folder).
     Demo {
@@ -170,7 +173,8 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::Cache(args) => cache::run(&open(inst).await?, args, json).await?,
         Command::Fsck(args) => return maintenance::fsck(&open(inst).await?, args, json).await,
         Command::Gc(args) => return maintenance::gc(&open(inst).await?, args, json).await,
-        Command::Instance => instance::show(&open(inst).await?, json),
+        Command::Instance { command: None } => instance::show(&open(inst).await?, json),
+        Command::Instance { command: Some(cmd) } => instance::run(open(inst).await?, cmd, json).await?,
         Command::Collection { command } => curate::run_collection(open(inst).await?, command, json).await?,
         Command::Label { command } => curate::run_label(open(inst).await?, command, json).await?,
         Command::Storage { command } => storage_cmd::run(open(inst).await?, command, json).await?,

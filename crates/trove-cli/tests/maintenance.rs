@@ -163,3 +163,54 @@ fn reads_never_wait_for_the_write_lock() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     sh.run(&["show", "c.csv"], 0);
 }
+
+#[test]
+fn instance_delete_refuses_while_artifacts_remain_and_then_lists_what_it_keeps_or_deletes() {
+    let sh = Shell::new();
+    let a = sh.save("a.csv", "a\n1\n");
+    std::fs::write(sh.path("r.csv"), "r\n2\n").unwrap();
+    sh.run(&["save", "r.csv", "--key", "real/r.csv", "--real-key"], 0);
+    let out = sh.cmd(&["instance", "delete", "--yes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
+    // Without a terminal and without --yes: refused, nothing deleted.
+    sh.run(&["instance", "delete", "--force"], 2);
+    sh.run(&["ls"], 0);
+
+    let out: Value = serde_json::from_str(&sh.run(&["instance", "delete", "--force", "--yes", "--json"], 0)).unwrap();
+    let kept: Vec<&str> = out["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["kept_paths"].as_array().unwrap().iter().map(|k| k["path"].as_str().unwrap()))
+        .collect();
+    assert_eq!(kept.len(), 2, "both artifacts' bytes are kept and listed: {out}");
+    assert!(std::path::Path::new(a["path"].as_str().unwrap()).is_file(), "kept bytes stay");
+    assert!(sh.path("data/real/r.csv").is_file());
+    assert!(!sh.path("data/.trove/trove.db").exists(), "the embedded catalog is gone");
+    assert!(!sh.path("data/.trove/storage.json").exists(), "the marker is gone");
+    // The config no longer points at it, and the root can hold a new instance.
+    let out = sh.cmd(&["ls"]).output().unwrap();
+    assert!(!out.status.success());
+    sh.run(&["init", "--storage", "data"], 0);
+}
+
+#[test]
+fn instance_delete_with_storage_delete_removes_the_bytes_it_lists() {
+    let sh = Shell::new();
+    let a = sh.save("a.csv", "a\n1\n");
+    sh.run(&["delete", a["uid"].as_str().unwrap()], 0);
+    let out: Value =
+        serde_json::from_str(&sh.run(&["instance", "delete", "--force", "--storage", "delete", "--yes", "--json"], 0))
+            .unwrap();
+    let removed: Vec<&str> = out["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["removed_paths"].as_array().unwrap().iter().map(|k| k.as_str().unwrap()))
+        .collect();
+    assert_eq!(removed, vec![a["path"].as_str().unwrap()], "the trashed artifact's bytes went: {out}");
+    assert!(!std::path::Path::new(a["path"].as_str().unwrap()).exists());
+    assert!(!sh.path("data/.trove").exists(), "nothing of Trove is left in the root");
+    assert!(sh.path("data").is_dir(), "the root folder itself stays");
+}

@@ -41,6 +41,7 @@ mod replace;
 mod save;
 mod source;
 mod storage;
+mod teardown;
 mod wiring;
 
 use std::collections::HashMap;
@@ -66,6 +67,7 @@ pub use plugin::{Format, LifecycleObserver, StorageScheme};
 pub use replace::{Renamed, ReplaceOutcome};
 pub use save::SaveOptions;
 pub use source::Source;
+pub use teardown::{DeleteInstanceOptions, InstanceDeletion};
 pub use trove_domain::lifecycle::{KeepReason, NoOpReason, Transition};
 pub use trove_domain::{
     Artifact, ArtifactQuery, BranchId, BranchSelection, ContentHash, Error, ErrorKind, HashType, Key, Locator, Order,

@@ -234,3 +234,27 @@ async fn concurrent_saves_keep_their_own_bytes() {
         );
     }
 }
+
+/// `delete_instance` on every backend pair: refused while artifacts remain, then with `force`
+/// and `--storage delete` the bytes, the catalog (PostgreSQL: Trove's tables) and the marker go,
+/// and the root can hold a new instance.
+#[tokio::test]
+async fn deleting_an_instance_on_every_backend() {
+    for inst in instances(Pairs::S3).await {
+        let (name, t, store) = (inst.name, inst.trove.clone(), inst.store.clone());
+        let dir = tempfile::tempdir().unwrap();
+        let a = t.save(input(&dir, "a.csv", "a,b\n1,2\n").as_path(), SaveOptions::key("a.csv")).await.unwrap();
+        let a = a.into_artifact();
+        let err = t.clone().delete_instance(&trove::DeleteInstanceOptions::default()).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Protected, "{name}: {err}");
+        let opts = trove::DeleteInstanceOptions { force: true, storage: StoragePolicy::Delete };
+        let done = t.clone().delete_instance(&opts).await.unwrap();
+        assert_eq!(done.removed_paths().count(), 1, "{name}");
+        assert!(store.stat(&a.storage_key()).await.unwrap().is_none(), "{name}: the bytes went");
+        assert!(store.stat(".trove/storage.json").await.unwrap().is_none(), "{name}: the marker went");
+        assert!(t.count(&ArtifactQuery::new()).await.is_err(), "{name}: the catalog's tables are gone");
+        if let Some(root) = store.local_path("") {
+            assert!(!root.join(".trove/trove.db").exists(), "{name}: the embedded catalog file is gone");
+        }
+    }
+}

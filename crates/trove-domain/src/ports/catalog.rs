@@ -41,6 +41,11 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     /// Register another storage location.
     async fn add_storage(&self, new: &NewStorage) -> Result<StorageLocation>;
 
+    /// Delete the instance's catalog: every table of Trove's schema is dropped, so the
+    /// database (or file) is as it was before the first connect. Callers delete the artifacts'
+    /// bytes they mean to delete first; nothing can be recovered afterwards.
+    async fn destroy(&self) -> Result<()>;
+
     /// Unregister a storage location. Refused with [`crate::ErrorKind::Protected`] while any
     /// artifact (any branch, the trash and records being deleted included) lives there, and
     /// with [`crate::ErrorKind::InvalidTransition`] for the instance's default location; a

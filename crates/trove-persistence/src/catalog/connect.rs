@@ -77,6 +77,12 @@ impl SeaCatalog {
         Ok(SeaCatalog { db, backend, clock: Arc::new(SystemClock) })
     }
 
+    /// Drop every table of Trove's schema (the migrations, rolled back): what remains is the
+    /// empty database the catalog was created in.
+    pub(super) async fn destroy_schema(&self) -> Result<()> {
+        Migrator::down(&self.db, None).await.ctx("remove the catalog's tables")
+    }
+
     /// Begin a unit of work that writes.
     ///
     /// Backend-specific (SQLite): `BEGIN IMMEDIATE` takes the write lock up front, so a

@@ -34,6 +34,10 @@ impl Catalog for SeaCatalog {
         instance::storages(self).await
     }
 
+    async fn destroy(&self) -> Result<()> {
+        self.destroy_schema().await
+    }
+
     async fn remove_storage(&self, id: StorageId) -> Result<StorageLocation> {
         instance::remove_storage(self, id).await
     }
