@@ -7,6 +7,7 @@
 //! group talks in its own module, and every decision comes from the `trove` façade.
 
 mod cache;
+mod cat;
 mod config;
 mod curate;
 mod demo;
@@ -94,6 +95,9 @@ enum Command {
         #[command(subcommand)]
         command: Option<instance::InstanceCommand>,
     },
+    /// Print an artifact's bytes (or, with ARTIFACT/PATH, one file of a folder artifact) to
+    /// stdout, read in place from storage without caching; `--list` lists a folder's files.
+    Cat(cat::CatArgs),
     /// A guided tour of the artifact lifecycle in a fresh embedded instance (SQLite + local
     /// storage in a temporary folder).
     Demo {
@@ -173,6 +177,7 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::Cache(args) => cache::run(&open(inst).await?, args, json).await?,
         Command::Fsck(args) => return maintenance::fsck(&open(inst).await?, args, json).await,
         Command::Gc(args) => return maintenance::gc(&open(inst).await?, args, json).await,
+        Command::Cat(args) => cat::run(&open(inst).await?, args, json).await?,
         Command::Instance { command: None } => instance::show(&open(inst).await?, json),
         Command::Instance { command: Some(cmd) } => instance::run(open(inst).await?, cmd, json).await?,
         Command::Collection { command } => curate::run_collection(open(inst).await?, command, json).await?,

@@ -214,3 +214,20 @@ fn instance_delete_with_storage_delete_removes_the_bytes_it_lists() {
     assert!(!sh.path("data/.trove").exists(), "nothing of Trove is left in the root");
     assert!(sh.path("data").is_dir(), "the root folder itself stays");
 }
+
+#[test]
+fn cat_prints_a_file_or_one_file_of_a_folder() {
+    let sh = Shell::new();
+    sh.save("a.csv", "a\n1\n");
+    std::fs::create_dir_all(sh.path("img.zarr/0")).unwrap();
+    std::fs::write(sh.path("img.zarr/.zattrs"), "{}").unwrap();
+    std::fs::write(sh.path("img.zarr/0/0"), "chunk").unwrap();
+    sh.run(&["save", "img.zarr", "--key", "data/img.zarr"], 0);
+    assert_eq!(sh.run(&["cat", "a.csv"], 0), "a\n1\n");
+    assert_eq!(sh.run(&["cat", "data/img.zarr/0/0"], 0), "chunk");
+    let listed = sh.run(&["cat", "data/img.zarr", "--list"], 0);
+    assert!(listed.contains(".zattrs") && listed.contains("0/0"), "{listed}");
+    sh.run(&["cat", "data/img.zarr/0/9"], 3);
+    sh.run(&["cat", "data/img.zarr"], 2);
+    sh.run(&["cat", "nope.csv"], 3);
+}

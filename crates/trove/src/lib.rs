@@ -29,6 +29,7 @@ mod codec;
 mod collection;
 #[cfg(feature = "dataframe")]
 mod dataframe;
+mod folder_view;
 mod folders;
 mod label;
 mod lifecycle;
@@ -56,6 +57,7 @@ pub use cache::{CACHE_DIR_ENV, CACHE_MAX_BYTES_ENV, cache_path, default_cache_di
 pub use collection::{CollectionOptions, CollectionOutcome, MovedCollection};
 #[cfg(feature = "dataframe")]
 pub use dataframe::{DATAFRAME_OTYPE, Loaded, PARQUET_SUFFIX, ParquetReader};
+pub use folder_view::{FolderFile, FolderView};
 pub use label::MovedLabel;
 pub use lifecycle::EmptyTrashOptions;
 pub use maintenance::{FsckOptions, GcOptions, MIN_GC_GRACE};

@@ -507,3 +507,35 @@ async fn a_source_changed_after_its_save_does_not_seed_the_cache() {
     assert_eq!(std::fs::read(&cached).unwrap(), IRIS.as_bytes(), "the cache holds the saved bytes");
     assert_eq!(hash_bytes(&std::fs::read(&cached).unwrap()).hash, a.hash);
 }
+
+/// A folder artifact (a Zarr-like store) is read in place on S3 and GCS: its files listed and
+/// read whole or by byte range from the bucket, with nothing written to the cache.
+#[tokio::test]
+async fn folder_artifacts_are_read_in_place_without_caching() {
+    for c in clouds().await {
+        let (t, name) = (&c.trove, c.name);
+        let root = c.inputs.path().join("img.zarr");
+        for (rel, body) in [(".zattrs", "{\"a\": 1}"), ("0/0", "chunk zero"), ("0/1", "chunk one!")] {
+            std::fs::create_dir_all(root.join(rel).parent().unwrap()).unwrap();
+            std::fs::write(root.join(rel), body).unwrap();
+        }
+        let a = t.save(root.as_path(), SaveOptions::key("img.zarr")).await.unwrap().into_artifact();
+        // Saving seeds the cache; start from an empty one to see that reading adds nothing.
+        std::fs::remove_dir_all(c.cache.path()).unwrap();
+        std::fs::create_dir_all(c.cache.path()).unwrap();
+        let view = t.open_folder(&a).await.unwrap();
+        let paths: Vec<&str> = view.files().iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, vec![".zattrs", "0/0", "0/1"], "{name}");
+        assert_eq!(view.read("0/1", None).await.unwrap(), &b"chunk one!"[..], "{name}");
+        assert_eq!(view.read("0/0", Some(6..10)).await.unwrap(), &b"zero"[..], "{name}: a ranged read");
+        let err = view.read("0/2", None).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound, "{name}");
+        let mut r = t.open_path(&a, Some(".zattrs")).await.unwrap();
+        assert_eq!(r.chunk().await.unwrap().unwrap(), &b"{\"a\": 1}"[..], "{name}");
+        assert!(
+            files_below(c.cache.path()).is_empty(),
+            "{name}: nothing was cached: {:?}",
+            files_below(c.cache.path())
+        );
+    }
+}
