@@ -1,8 +1,8 @@
 //! Unfinished S3 multipart uploads: the debris a writer killed mid-upload leaves in a bucket.
 //!
-//! OpenDAL writes an object in [`trove_domain::hash::PART_SIZE`] parts once it outgrows two of
-//! them (it keeps one part back, so objects up to that size stay one `PUT`), uploading several
-//! in parallel. A process killed during such a write leaves its upload open: the parts already
+//! OpenDAL writes an object larger than [`trove_domain::hash::PART_SIZE`] in parts of that
+//! size, several in parallel; it begins the multipart upload once two parts are written (or at
+//! close). A process killed after that point leaves the upload open: the parts already
 //! sent take space in the bucket, no listing shows them, and nothing ever aborts them. OpenDAL
 //! 0.59 cannot list or abort another writer's upload, so this module makes those requests
 //! itself: `ListMultipartUploads` (`GET /?uploads&prefix=…`, paginated by key and upload-id
