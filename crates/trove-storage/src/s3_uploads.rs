@@ -79,7 +79,7 @@ pub(crate) struct S3Uploads {
 /// The root and addressing only: the signer holds the credentials.
 impl fmt::Debug for S3Uploads {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("S3Uploads").field("root", &self.root).field("base", &self.base).finish_non_exhaustive()
+        f.debug_struct("S3Uploads").field("root", &self.root).finish_non_exhaustive()
     }
 }
 
@@ -133,14 +133,22 @@ impl S3Uploads {
                 if check_write_key(key).is_err() || upload.upload_id.is_empty() {
                     continue;
                 }
+                // Undated, an upload in progress could not be told from debris: refuse to guess.
+                let Some(initiated) = parse_time(&upload.initiated) else {
+                    return Err(Error::storage(format!(
+                        "list {subject} in {}: upload {} of '{key}' has no readable Initiated time ('{}')",
+                        self.root,
+                        upload.upload_id,
+                        upload.initiated.escape_debug()
+                    )));
+                };
                 let Some(parts) = self.parts(&upload.key, key, &upload.upload_id).await? else { continue };
-                let initiated = parse_time(&upload.initiated);
                 out.push(ObjectMeta {
                     key: leftover_key(key, &upload.upload_id),
                     size: parts.size,
                     etag: None,
                     content_md5: None,
-                    last_modified: initiated.max(parts.newest),
+                    last_modified: Some(parts.newest.map_or(initiated, |t| t.max(initiated))),
                 });
             }
             if !page.is_truncated {
@@ -392,9 +400,14 @@ fn enc(s: &str) -> String {
     utf8_percent_encode(s, AWS_ENCODE).to_string()
 }
 
-/// S3's timestamps (`2024-05-01T10:00:00.000Z`); `None` if unreadable.
+/// S3's timestamps: ISO 8601 in UTC (`2024-05-01T10:00:00.000Z`; some servers leave out the
+/// `Z`); `None` if unreadable.
 fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s.trim()).ok().map(|t| t.with_timezone(&Utc))
+    let s = s.trim();
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|t| t.and_utc()))
 }
 
 /// A transport failure, retryable, with its chain of causes but not its URL (the message names
@@ -524,6 +537,7 @@ mod tests {
         .unwrap();
         assert_eq!((err.code.as_str(), err.message.as_str()), ("NoSuchUpload", "The upload does not exist"));
         assert_eq!(parse_time("garbage"), None);
+        assert_eq!(parse_time("2024-05-01T10:00:00.5").unwrap().to_rfc3339(), "2024-05-01T10:00:00.500+00:00");
     }
 
     /// Listing pages by key and upload-id markers on a real server (garage, one upload per
