@@ -20,6 +20,7 @@ mod error;
 mod fault;
 mod fs;
 mod keys;
+mod s3_uploads;
 mod store;
 mod uri;
 

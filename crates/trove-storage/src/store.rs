@@ -6,7 +6,7 @@ use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, Once, OnceLock};
+use std::sync::{Arc, Mutex, Once, OnceLock};
 
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -23,13 +23,19 @@ use crate::config::{GcsConfig, S3Config, normalize_prefix};
 use crate::error::{map_io, map_opendal, unsupported};
 use crate::fs::{self, FsWriter};
 use crate::keys::{check_key, check_prefix, check_write_key};
+use crate::s3_uploads::S3Uploads;
 
 /// Where the bytes are, for paths and messages.
 #[derive(Debug, Clone)]
 enum Backend {
-    Fs { root: PathBuf },
+    Fs {
+        root: PathBuf,
+    },
     Memory,
-    S3,
+    /// With the requests OpenDAL cannot make: listing and aborting unfinished uploads.
+    S3 {
+        uploads: Arc<S3Uploads>,
+    },
     Gcs,
 }
 
@@ -51,7 +57,9 @@ struct WritePlan {
 ///   key; an aborted or dropped writer removes its temporary file. Listings never show them.
 /// * S3 writes are streamed in 50 MiB parts ([`PART_SIZE`]) uploaded in parallel, so a
 ///   multipart ETag equals Trove's `md5-<parts>` hash; objects up to one part are a single
-///   `PUT` whose ETag is the content's MD5.
+///   `PUT` whose ETag is the content's MD5. The multipart upload of a writer killed mid-write
+///   is a leftover (`s3_uploads`): listed and aborted with requests signed here, since OpenDAL
+///   has no call for them.
 /// * Cloud operators carry OpenDAL's timeout and retry (exponential backoff with jitter)
 ///   layers; nothing ambient is read (no instance metadata; the AWS profile files only as
 ///   [`S3Config::from_env`] documents).
@@ -110,6 +118,7 @@ impl OpendalStore {
                 conditional_write: false,
                 batch_delete: false,
                 copy: true,
+                finds_leftovers: true,
             },
             WritePlan { chunk: None, concurrency: 1, content_type: None },
         ))
@@ -137,7 +146,8 @@ impl OpendalStore {
             op,
             Backend::Memory,
             format!("memory://{name}"),
-            Capabilities::default(),
+            // Writes are buffered until close: an interrupted one leaves nothing.
+            Capabilities { finds_leftovers: true, ..Capabilities::default() },
             WritePlan { chunk: None, concurrency: 1, content_type: None },
         )
     }
@@ -172,9 +182,10 @@ impl OpendalStore {
             builder = builder.enable_virtual_host_style();
         }
         let op = Operator::new(builder).map_err(|e| map_opendal(e, "open", "", &root))?;
+        let uploads = Arc::new(S3Uploads::new(&cfg, &prefix, &root)?);
         Ok(Self::assemble(
             with_cloud_layers(op, cfg.request_timeout, cfg.io_timeout),
-            Backend::S3,
+            Backend::S3 { uploads },
             root,
             Capabilities {
                 native_rename: false,
@@ -183,6 +194,7 @@ impl OpendalStore {
                 conditional_write: false,
                 batch_delete: true,
                 copy: true,
+                finds_leftovers: true,
             },
             WritePlan { chunk: Some(PART_SIZE as usize), concurrency: cfg.write_concurrency, content_type: None },
         ))
@@ -231,6 +243,10 @@ impl OpendalStore {
                 conditional_write: false,
                 batch_delete: !cfg.emulator,
                 copy: true,
+                // GCS writes large objects as XML-API multipart uploads, which a killed writer
+                // leaves unfinished and `leftovers` does not list; an emulator's single-shot
+                // writes leave nothing.
+                finds_leftovers: cfg.emulator,
             },
             write,
         ))
@@ -250,7 +266,7 @@ impl OpendalStore {
     fn to_meta(&self, key: String, m: &opendal::Metadata) -> ObjectMeta {
         let etag = m.etag().map(unquote_etag);
         let content_md5 = match &self.backend {
-            Backend::S3 => etag.as_deref().and_then(md5_from_etag),
+            Backend::S3 { .. } => etag.as_deref().and_then(md5_from_etag),
             Backend::Gcs => m.content_md5().and_then(md5_from_base64),
             _ => None,
         };
@@ -449,25 +465,32 @@ impl ObjectStore for OpendalStore {
     }
 
     async fn leftovers(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
-        let Some(root) = self.fs_root() else { return Ok(Vec::new()) };
         check_prefix(prefix)?;
-        fs::leftovers(root, prefix).await.map_err(|e| map_io(e, "list leftovers in", prefix, root))
+        match &self.backend {
+            Backend::Fs { root } => {
+                fs::leftovers(root, prefix).await.map_err(|e| map_io(e, "list leftovers in", prefix, root))
+            }
+            Backend::S3 { uploads } => uploads.leftovers(prefix).await,
+            // Memory and GCS emulator writes leave nothing; GCS's uploads are not listed (see
+            // `Capabilities::finds_leftovers`).
+            Backend::Memory | Backend::Gcs => Ok(Vec::new()),
+        }
     }
 
     async fn delete_leftover(&self, key: &str) -> Result<bool> {
-        let root = match self.fs_root() {
+        match &self.backend {
             // Only a temporary file's name, and never a path that leaves the root.
-            Some(root) if fs::is_temp_name(key) && !key.split('/').any(|s| s.is_empty() || s == "." || s == "..") => {
-                root
+            Backend::Fs { root }
+                if fs::is_temp_name(key) && !key.split('/').any(|s| s.is_empty() || s == "." || s == "..") =>
+            {
+                fs::remove_leftover(root, key).await.map_err(|e| map_io(e, "delete leftover", key, root))
             }
-            _ => {
-                return Err(Error::new(
-                    trove_domain::ErrorKind::InvalidKey,
-                    format!("'{key}' is not a leftover of an interrupted write in {}", self.root),
-                ));
-            }
-        };
-        fs::remove_leftover(root, key).await.map_err(|e| map_io(e, "delete leftover", key, root))
+            Backend::S3 { uploads } => uploads.abort(key).await,
+            _ => Err(Error::new(
+                trove_domain::ErrorKind::InvalidKey,
+                format!("'{key}' is not a leftover of an interrupted write in {}", self.root),
+            )),
+        }
     }
 
     async fn rename(&self, from: &str, to: &str) -> Result<()> {
@@ -503,7 +526,7 @@ fn with_cloud_layers(op: Operator, request: std::time::Duration, io: std::time::
 
 /// OpenDAL's HTTP services need a process-wide transport; Trove uses reqwest with rustls on
 /// the ring provider (installed as the process default unless one is already installed).
-fn install_http_transport() {
+pub(crate) fn install_http_transport() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -716,7 +739,7 @@ mod tests {
         assert_eq!(s3.root(), "s3://bkt/some/prefix");
         assert_eq!(s3.display_path("a b/c.csv"), "s3://bkt/some/prefix/a b/c.csv");
         let c = s3.capabilities();
-        assert!(!c.native_rename && c.multipart && c.etag_is_md5 && c.copy && c.batch_delete);
+        assert!(!c.native_rename && c.multipart && c.etag_is_md5 && c.copy && c.batch_delete && c.finds_leftovers);
 
         let mut cfg = GcsConfig::new("bkt", "");
         cfg.token = Some("t".into());
@@ -725,5 +748,13 @@ mod tests {
         assert_eq!(gcs.root(), "gs://bkt");
         let c = gcs.capabilities();
         assert!(!c.native_rename && !c.multipart && !c.etag_is_md5 && c.copy && !c.batch_delete);
+        assert!(c.finds_leftovers, "an emulator's single-shot writes leave nothing to find");
+
+        // GCS itself: large writes are multipart uploads, which `leftovers` does not list.
+        let mut cfg = GcsConfig::new("bkt", "");
+        cfg.token = Some("t".into());
+        let gcs = OpendalStore::gcs(cfg).unwrap();
+        let c = gcs.capabilities();
+        assert!(c.multipart && !c.finds_leftovers);
     }
 }

@@ -52,6 +52,8 @@ mod fault_injection_over_fs {
 }
 
 mod s3 {
+    use trove_domain::hash::PART_SIZE;
+
     use super::*;
 
     /// A fresh garage bucket from the test harness; `None` (printed) only under `embedded`.
@@ -61,15 +63,103 @@ mod s3 {
             eprintln!("S3 conformance skipped: provider {} gives no S3 server", b.provider());
             return None;
         };
-        let mut cfg = S3Config::new(&bucket.bucket, fresh_prefix());
+        Some((s3_store(&bucket, &fresh_prefix()), bucket))
+    }
+
+    fn s3_store(bucket: &S3Bucket, prefix: &str) -> Arc<dyn ObjectStore> {
+        let mut cfg = S3Config::new(&bucket.bucket, prefix);
         cfg.endpoint = Some(bucket.endpoint.clone());
         cfg.region = bucket.region.clone();
         cfg.access_key_id = Some(bucket.access_key_id.clone());
         cfg.secret_access_key = Some(bucket.secret_access_key.clone());
-        Some((Arc::new(OpendalStore::s3(cfg).expect("s3 store")), bucket))
+        Arc::new(OpendalStore::s3(cfg).expect("s3 store"))
     }
 
     trove_testkit::object_store_suite!(optional store);
+
+    /// Write more than two parts (so the multipart upload has begun) and stop as a killed
+    /// process would: no close, no abort, no drop (dropping aborts).
+    async fn interrupt_a_large_write(store: &Arc<dyn ObjectStore>, key: &str) {
+        let mut w = store.writer(key).await.expect("writer");
+        let chunk = bytes::Bytes::from(vec![7u8; 4 << 20]);
+        let mut written = 0;
+        while written <= 2 * PART_SIZE {
+            w.write(chunk.clone()).await.expect("write");
+            written += chunk.len() as u64;
+        }
+        std::mem::forget(w);
+    }
+
+    /// What `probe` says once it says `want`, or what it says after 30 s: for what changes a
+    /// moment after the call that caused it (garage's admin counters trail its S3 API by a few
+    /// hundred milliseconds; an interrupted writer's part still in flight lands a little later).
+    async fn settled<T: PartialEq, F: Future<Output = T>>(want: T, mut probe: impl FnMut() -> F) -> T {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let seen = probe().await;
+            if seen == want || std::time::Instant::now() > deadline {
+                return seen;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn leftover_bytes(stores: Vec<Arc<dyn ObjectStore>>) -> u64 {
+        let mut n = 0;
+        for s in &stores {
+            n += s.leftovers("").await.expect("leftovers").iter().map(|l| l.size).sum::<u64>();
+        }
+        n
+    }
+
+    /// What `leftovers` reports is what the bucket holds, by garage's own count (its admin
+    /// API, not Trove's word): each of two stores sharing a bucket (one's prefix a string
+    /// prefix of the other's) finds its own interrupted write only, and once both are
+    /// aborted through `delete_leftover` the bucket has no unfinished upload left.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn leftovers_are_the_bucket_s_unfinished_uploads() {
+        let Some((a, bucket)) = store().await else { return };
+        let a_prefix = a.root().rsplit('/').next().expect("a prefix").to_string();
+        let b = s3_store(&bucket, &format!("{a_prefix}-sibling"));
+        assert_eq!(bucket.unfinished_uploads().uploads, 0, "a fresh bucket");
+        interrupt_a_large_write(&a, "k/a.bin").await;
+        interrupt_a_large_write(&b, "k/b.bin").await;
+        let counted = settled((2, 2 * PART_SIZE), || async {
+            let u = bucket.unfinished_uploads();
+            (u.uploads, u.bytes)
+        })
+        .await;
+        assert_eq!(counted, (2, 2 * PART_SIZE), "two interrupted writes: two uploads, each with its first part");
+        // Sized by their parts, as the bucket counts them.
+        assert_eq!(
+            settled(2 * PART_SIZE, || leftover_bytes(vec![a.clone(), b.clone()])).await,
+            2 * PART_SIZE,
+            "leftover sizes"
+        );
+
+        let mut found = Vec::new();
+        for (store, key) in [(&a, "k/a.bin"), (&b, "k/b.bin")] {
+            let left = store.leftovers("").await.expect("leftovers");
+            assert_eq!(left.len(), 1, "{}: {left:?}", store.root());
+            assert!(left[0].key.starts_with(&format!("{key}//uploadId=")), "{}", left[0].key);
+            assert_eq!(store.leftovers("k/").await.expect("leftovers"), left, "under the write's folder");
+            assert_eq!(store.leftovers("other/").await.expect("leftovers"), vec![], "under another prefix");
+            found.push((store, left[0].key.clone()));
+        }
+        for (store, name) in &found {
+            assert!(store.delete_leftover(name).await.expect("delete_leftover"), "{name}");
+        }
+        let counted = settled((0, 0), || async {
+            let u = bucket.unfinished_uploads();
+            (u.uploads, u.bytes)
+        })
+        .await;
+        assert_eq!(counted, (0, 0), "every upload was aborted, and its parts with it");
+        for (store, name) in &found {
+            assert!(store.leftovers("").await.expect("leftovers").is_empty());
+            assert!(!store.delete_leftover(name).await.expect("delete_leftover again"), "{name}");
+        }
+    }
 }
 
 mod gcs {

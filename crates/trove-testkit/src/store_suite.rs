@@ -158,6 +158,7 @@ macro_rules! __object_store_checks {
             new_object_invisible_until_close,
             aborted_writer_leaves_nothing,
             dropped_writer_leaves_nothing,
+            interrupted_write_is_a_leftover_until_deleted,
             concurrent_writers_last_close_wins,
             keys_with_spaces_and_unicode,
             escaping_keys_are_refused,
@@ -650,6 +651,74 @@ pub async fn dropped_writer_leaves_nothing(s: Arc<dyn ObjectStore>) -> CheckResu
         let left = std::fs::read_dir(&dir).map(|rd| rd.count()).unwrap_or(0);
         ensure_eq!(left, 0, format!("files left in {}", dir.display()));
     }
+    Ok(Outcome::Passed)
+}
+
+/// A write interrupted without close or abort (its process killed; `mem::forget` stands for
+/// that here, since dropping a writer aborts it) makes nothing visible, and what it left is in
+/// `leftovers` until `delete_leftover` removes it (then `false`): once, under its prefix only,
+/// at a name no write accepts, with no more bytes than were written and a time around the
+/// write (so `gc`'s grace period protects a write in progress). `delete_leftover` refuses an
+/// object's key and leaves the object alone. A leftover is expected where an interrupted write
+/// leaves one: local disk (the temporary file) and multipart stores (the upload, begun once
+/// more than two parts were written); elsewhere nothing may be listed. Skipped where the store
+/// declares that `leftovers` cannot find everything (`finds_leftovers`).
+pub async fn interrupted_write_is_a_leftover_until_deleted(s: Arc<dyn ObjectStore>) -> CheckResult {
+    let caps = s.capabilities();
+    if !caps.finds_leftovers {
+        return Ok(Outcome::Skipped("the store's leftovers do not include every interrupted write".into()));
+    }
+    let base = "interrupted_write_is_a_leftover_until_deleted";
+    let (key, kept) = (format!("{base}/sub/big.bin"), format!("{base}/kept"));
+    put(&s, &kept, b"kept").await?;
+    let leftovers = async |prefix: &str| s.leftovers(prefix).await.step(&format!("leftovers('{prefix}')"));
+    ensure_eq!(leftovers(&format!("{base}/")).await?, Vec::<ObjectMeta>::new(), "leftovers before the write");
+    let expect_one = caps.multipart || s.local_path(&key).is_some();
+    let len = if caps.multipart { 2 * PART_SIZE as usize + 1024 * 1024 } else { 1024 * 1024 };
+    let started = chrono::Utc::now();
+    let mut w = s.writer(&key).await.step("open writer")?;
+    for c in pattern(len, 11).chunks(4 * 1024 * 1024 - 1) {
+        w.write(Bytes::copy_from_slice(c)).await.step("write chunk")?;
+    }
+    std::mem::forget(w);
+    ensure_eq!(stat(&s, &key).await?, None, "stat of the interrupted write's key");
+    ensure_eq!(keys(&s, &format!("{base}/")).await?, vec![kept.clone()], "list after the interrupted write");
+    let found = leftovers(&format!("{base}/")).await?;
+    if !expect_one {
+        ensure_eq!(found, Vec::<ObjectMeta>::new(), "leftovers of a store whose interrupted writes leave nothing");
+        return Ok(Outcome::Passed);
+    }
+    let [left] = found.as_slice() else {
+        return Err(format!("leftovers after one interrupted write: {found:?}, expected exactly one"));
+    };
+    ensure_eq!(leftovers(&format!("{base}/sub/")).await?, found.clone(), "leftovers under the write's folder");
+    ensure_eq!(leftovers(&format!("{base}/other/")).await?, Vec::<ObjectMeta>::new(), "leftovers under another prefix");
+    ensure!(left.size <= len as u64, "leftover {} holds {} bytes, more than the {len} written", left.key, left.size);
+    let at =
+        left.last_modified.ok_or_else(|| format!("leftover {} has no time: no grace period protects it", left.key))?;
+    let slack = chrono::Duration::minutes(5);
+    ensure!(
+        at >= started - slack && at <= chrono::Utc::now() + slack,
+        "leftover {} is dated {at}, the write began at {started}: a grace period would not protect it",
+        left.key
+    );
+    match s.writer(&left.key).await {
+        Ok(w) => {
+            let _ = w.abort().await;
+            return Err(format!("writer('{}') was accepted: a leftover's name must not be an object key", left.key));
+        }
+        Err(e) => ensure_eq!(e.kind(), ErrorKind::InvalidKey, format!("writer('{}')", left.key)),
+    }
+    match s.delete_leftover(&kept).await {
+        Ok(gone) => return Err(format!("delete_leftover('{kept}') of an object answered {gone}")),
+        Err(e) => ensure_eq!(e.kind(), ErrorKind::InvalidKey, format!("delete_leftover('{kept}')")),
+    }
+    ensure_eq!(read(&s, &kept).await?, b"kept".to_vec(), "the object after delete_leftover refused it");
+    ensure_eq!(s.delete_leftover(&left.key).await.step("delete_leftover")?, true, "delete_leftover");
+    ensure_eq!(leftovers(&format!("{base}/")).await?, Vec::<ObjectMeta>::new(), "leftovers after delete_leftover");
+    ensure_eq!(s.delete_leftover(&left.key).await.step("delete_leftover again")?, false, "delete_leftover again");
+    ensure_eq!(keys(&s, &format!("{base}/")).await?, vec![kept.clone()], "list at the end");
+    s.delete(&kept).await.step("delete")?;
     Ok(Outcome::Passed)
 }
 

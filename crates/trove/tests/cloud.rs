@@ -539,3 +539,55 @@ async fn folder_artifacts_are_read_in_place_without_caching() {
         );
     }
 }
+
+/// `gc` finds what a writer killed mid-upload leaves on S3, an unfinished multipart upload,
+/// only once the grace period has passed since the upload began; it shows it with the bytes
+/// its parts hold and aborts it, after which the bucket's own count (garage's admin API, not
+/// Trove's word) has none left, and the instance's artifacts keep their bytes. On the GCS
+/// emulator such a write leaves nothing to find.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gc_aborts_unfinished_uploads_after_the_grace_period() {
+    use trove::domain::hash::PART_SIZE;
+    for c in clouds().await {
+        let (t, name) = (&c.trove, c.name);
+        let a = t.save(c.file("kept.csv", IRIS).as_path(), SaveOptions::key("kept.csv")).await.unwrap().into_artifact();
+        // As a killed `trove save` leaves it: more than two parts written, then no close, no
+        // abort and no drop (dropping a writer aborts its upload).
+        let mut w = c.store().writer(".trove/interrupted.bin").await.unwrap();
+        let chunk = Bytes::from(vec![7u8; 4 << 20]);
+        let mut written = 0;
+        while written <= 2 * PART_SIZE {
+            w.write(chunk.clone()).await.unwrap();
+            written += chunk.len() as u64;
+        }
+        std::mem::forget(w);
+
+        let default_grace = t.plan_gc(&trove::GcOptions::default()).await.unwrap();
+        assert!(default_grace.is_empty(), "{name}: the upload began just now: {:?}", default_grace.items);
+        let no_grace = trove::GcOptions::grace(std::time::Duration::ZERO).allow_short_grace();
+        let plan = t.plan_gc(&no_grace).await.unwrap();
+        let Some(bucket) = c._keep[0].downcast_ref::<trove_testkit::backends::S3Bucket>() else {
+            assert!(plan.is_empty(), "{name}: an emulator's write leaves nothing: {:?}", plan.items);
+            continue;
+        };
+        let [item] = plan.items.as_slice() else { panic!("{name}: one leftover expected: {:?}", plan.items) };
+        assert_eq!(item.kind, trove::GcKind::Leftover, "{name}");
+        let shown = format!("{}/.trove/interrupted.bin//uploadId=", c.store().root());
+        assert!(item.path.starts_with(&shown), "{name}: {}", item.path);
+        assert!(item.size <= written, "{name}: {} bytes planned, {written} written", item.size);
+
+        let report = t.apply_gc(&plan).await.unwrap();
+        assert_eq!(report.removed, vec![item.path.clone()], "{name}");
+        // garage's admin counters trail its S3 API by a moment.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut left = bucket.unfinished_uploads();
+        while left.uploads > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            left = bucket.unfinished_uploads();
+        }
+        assert_eq!(left.uploads, 0, "{name}: the upload was aborted");
+        assert!(t.plan_gc(&no_grace).await.unwrap().is_empty(), "{name}");
+        let bytes = c.store().read_all(&a.storage_key()).await.unwrap();
+        assert_eq!(hash_bytes(&bytes).hash, a.hash, "{name}: the artifact's bytes are intact");
+    }
+}

@@ -24,6 +24,11 @@ pub struct Capabilities {
     pub batch_delete: bool,
     /// Server-side copy.
     pub copy: bool,
+    /// [`ObjectStore::leftovers`] finds every kind of debris an interrupted write here can
+    /// leave (trivially so where writes leave none). Unset on GCS itself, whose unfinished
+    /// multipart uploads are not listed: a bucket lifecycle rule has to remove those.
+    #[serde(default)]
+    pub finds_leftovers: bool,
 }
 
 /// Metadata of a stored object.
@@ -120,20 +125,22 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// Rename one object atomically (only with [`Capabilities::native_rename`]).
     async fn rename(&self, from: &str, to: &str) -> Result<()>;
 
-    /// Debris of interrupted writes under `prefix` (`""` for the whole root): temporary objects
-    /// a process killed mid-write left behind (on local disk, the hidden temporary siblings a
-    /// write goes through before its atomic rename). They are never at a key a record can name
-    /// and never appear in [`ObjectStore::list`]; `gc` finds and removes them with
-    /// [`ObjectStore::delete_leftover`]. Backends whose writes leave no such objects return none
-    /// (the default). Incomplete S3 multipart uploads are not listed here: a bucket lifecycle
-    /// rule (`AbortIncompleteMultipartUpload`) removes those.
+    /// Debris of interrupted writes under `prefix` (`""` for the whole root), each with its size
+    /// and the time it last grew (so a grace period protects a write still in progress): what
+    /// a process killed mid-write left behind. On local disk, the hidden temporary siblings a
+    /// write goes through before its atomic rename (key `dir/.trove-tmp-…`). On S3, unfinished
+    /// multipart uploads, named `<key>//uploadId=<id>` (never a valid object key), sized by
+    /// their parts. They never appear in [`ObjectStore::list`]; `gc` finds them here and removes
+    /// them with [`ObjectStore::delete_leftover`]. Backends whose writes leave nothing return
+    /// none (the default); see [`Capabilities::finds_leftovers`] for one that cannot tell.
     async fn leftovers(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
         let _ = prefix;
         Ok(Vec::new())
     }
 
-    /// Delete one object reported by [`ObjectStore::leftovers`]; `Ok(false)` if it was already
-    /// gone. Anything else is refused with [`crate::ErrorKind::InvalidKey`].
+    /// Delete one leftover reported by [`ObjectStore::leftovers`] (on S3, abort the upload);
+    /// `Ok(false)` if it was already gone. Anything else, an object's key in particular, is
+    /// refused with [`crate::ErrorKind::InvalidKey`].
     async fn delete_leftover(&self, key: &str) -> Result<bool> {
         Err(crate::Error::new(
             crate::ErrorKind::InvalidKey,
