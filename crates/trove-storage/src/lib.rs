@@ -22,6 +22,7 @@ mod fs;
 mod keys;
 mod s3_uploads;
 mod store;
+mod transport;
 mod uri;
 
 pub use config::{DEFAULT_IO_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_WRITE_CONCURRENCY, GcsConfig, S3Config};

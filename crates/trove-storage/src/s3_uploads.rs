@@ -96,7 +96,7 @@ impl S3Uploads {
         // Static credentials need nothing from the context: no files, no environment, no HTTP.
         let signer = Signer::new(Context::new(), credentials, RequestSigner::new("s3", &cfg.region));
         // The client needs the process's TLS provider, which this installs (once).
-        crate::store::install_http_transport();
+        crate::transport::install_http_transport();
         let http = reqwest::Client::builder().timeout(cfg.request_timeout).build().map_err(|e| {
             Error::storage(format!("S3 bucket '{}': cannot set up the HTTP client: {e}", cfg.bucket)).with_source(e)
         })?;

@@ -6,7 +6,7 @@ use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Once, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -24,6 +24,7 @@ use crate::error::{map_io, map_opendal, unsupported};
 use crate::fs::{self, FsWriter};
 use crate::keys::{check_key, check_prefix, check_write_key};
 use crate::s3_uploads::S3Uploads;
+use crate::transport::install_http_transport;
 
 /// Where the bytes are, for paths and messages.
 #[derive(Debug, Clone)]
@@ -522,16 +523,6 @@ fn with_cloud_layers(op: Operator, request: std::time::Duration, io: std::time::
             .with_min_delay(std::time::Duration::from_millis(200))
             .with_max_delay(std::time::Duration::from_secs(10)),
     )
-}
-
-/// OpenDAL's HTTP services need a process-wide transport; Trove uses reqwest with rustls on
-/// the ring provider (installed as the process default unless one is already installed).
-pub(crate) fn install_http_transport() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        opendal_http_transport_reqwest::install_default();
-    });
 }
 
 /// `"abc"`, `W/"abc"` and `abc` all become `abc`.
