@@ -154,7 +154,10 @@ impl Source {
 }
 
 /// Rows of stored content whose format records them (a Parquet footer); `None` otherwise.
-#[cfg_attr(not(feature = "dataframe"), allow(unused_variables))]
+#[cfg_attr(
+    not(feature = "dataframe"),
+    allow(unused_variables, reason = "store, written and suffix are read only by the Parquet probe")
+)]
 pub(crate) async fn stored_rows(store: Arc<dyn ObjectStore>, written: &Written, suffix: &str) -> Option<u64> {
     #[cfg(feature = "dataframe")]
     if written.n_files.is_none() && suffix == crate::codec::PARQUET_SUFFIX {
