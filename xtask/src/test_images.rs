@@ -266,7 +266,7 @@ fn ensure_rootfs(cache: &Path, force: bool) -> Result<PathBuf, String> {
     ensure_debootstrap()?;
     let partial = cache.join(format!("{ROOTFS_NAME}.partial"));
     let _ = fs::remove_dir_all(&partial);
-    let mirror = debian_mirror();
+    let mirror = debian_mirror()?;
     let log = cache.join(format!("{ROOTFS_NAME}.log"));
     println!("test-images: debootstrap {SUITE} with {PACKAGES} from {mirror} (about 2-3 min; log: {})", log.display());
     let started = Instant::now();
@@ -327,40 +327,74 @@ fn ensure_debootstrap() -> Result<(), String> {
     )
 }
 
-/// `$TROVE_DEBIAN_MIRROR`, else the machine's own Debian mirror from apt's sources, else
-/// deb.debian.org.
-fn debian_mirror() -> String {
-    if let Ok(mirror) = std::env::var("TROVE_DEBIAN_MIRROR") {
-        return mirror;
+/// The variable naming the Debian mirror debootstrap downloads from.
+const MIRROR_ENV: &str = "TROVE_DEBIAN_MIRROR";
+
+/// `$TROVE_DEBIAN_MIRROR`, else the mirror this machine's apt already uses for [`SUITE`] (from
+/// `/etc/apt/sources.list`, `sources.list.d/*.list` and deb822 `sources.list.d/*.sources`);
+/// no host is assumed.
+fn debian_mirror() -> Result<String, String> {
+    if let Ok(mirror) = std::env::var(MIRROR_ENV)
+        && !mirror.trim().is_empty()
+    {
+        return Ok(mirror.trim().to_string());
     }
-    let mut texts = Vec::new();
+    let mut files = vec![PathBuf::from("/etc/apt/sources.list")];
     if let Ok(entries) = fs::read_dir("/etc/apt/sources.list.d") {
-        for entry in entries.filter_map(Result::ok) {
-            let path = entry.path();
-            if path.extension().is_some_and(|x| x == "sources" || x == "list") {
-                texts.extend(fs::read_to_string(&path).ok());
-            }
+        let mut listed: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+        listed.sort();
+        files.extend(listed);
+    }
+    for path in &files {
+        let Ok(text) = fs::read_to_string(path) else { continue };
+        let found = match path.extension().and_then(|x| x.to_str()) {
+            Some("sources") => mirror_in_deb822(&text, SUITE),
+            _ if path.file_name().is_some_and(|n| n == "sources.list") => mirror_in_one_line(&text, SUITE),
+            Some("list") => mirror_in_one_line(&text, SUITE),
+            _ => None,
+        };
+        if let Some(mirror) = found {
+            return Ok(mirror);
         }
     }
-    texts.extend(fs::read_to_string("/etc/apt/sources.list").ok());
-    for text in &texts {
-        for line in text.lines() {
-            let line = line.trim();
-            let urls: Vec<&str> = if let Some(rest) = line.strip_prefix("URIs:") {
-                rest.split_whitespace().collect()
-            } else if line.starts_with("deb ") {
-                line.split_whitespace().filter(|w| w.starts_with("http")).take(1).collect()
-            } else {
-                Vec::new()
-            };
-            for url in urls {
-                if url.contains("debian") && !url.contains("security") {
-                    return url.to_string();
-                }
-            }
-        }
-    }
-    "http://deb.debian.org/debian".to_string()
+    Err(format!(
+        "no Debian mirror for {SUITE}: apt's sources (/etc/apt/sources.list, /etc/apt/sources.list.d/*.list, \
+         *.sources) list none; set {MIRROR_ENV} to one, e.g. {MIRROR_ENV}=http://<mirror>/debian"
+    ))
+}
+
+/// The first `deb` line of a one-line-style sources file whose suite is `suite`:
+/// `deb [options] URI SUITE COMPONENT...`.
+fn mirror_in_one_line(text: &str, suite: &str) -> Option<String> {
+    text.lines().find_map(|line| {
+        let line = line.split('#').next().unwrap_or("").trim();
+        let rest = line.strip_prefix("deb ")?.trim_start();
+        let rest = match rest.strip_prefix('[') {
+            Some(options) => options.split_once(']')?.1,
+            None => rest,
+        };
+        let mut words = rest.split_whitespace();
+        let (uri, line_suite) = (words.next()?, words.next()?);
+        (line_suite == suite).then(|| uri.to_string())
+    })
+}
+
+/// The first URI of the first enabled deb822 stanza of type `deb` that lists `suite`.
+fn mirror_in_deb822(text: &str, suite: &str) -> Option<String> {
+    let stanzas = text.split("\n\n").flat_map(|s| s.split("\r\n\r\n"));
+    stanzas.into_iter().find_map(|stanza| {
+        let field = |name: &str| {
+            stanza.lines().find_map(|l| {
+                let (key, value) = l.split_once(':')?;
+                (!l.trim_start().starts_with('#') && key.trim().eq_ignore_ascii_case(name))
+                    .then(|| value.trim().to_string())
+            })
+        };
+        let enabled = field("Enabled").is_none_or(|v| !v.eq_ignore_ascii_case("no"));
+        let is_deb = field("Types").is_some_and(|t| t.split_whitespace().any(|t| t == "deb"));
+        let has_suite = field("Suites").is_some_and(|s| s.split_whitespace().any(|s| s == suite));
+        if enabled && is_deb && has_suite { field("URIs")?.split_whitespace().next().map(str::to_owned) } else { None }
+    })
 }
 
 /// Adds the binaries to the root filesystem and imports it into Docker.
@@ -424,4 +458,24 @@ fn tail(path: &Path, lines: usize) -> String {
     let text = fs::read_to_string(path).unwrap_or_default();
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mirror_is_the_one_apt_uses_for_the_suite() {
+        let deb822 = "Types: deb\n# a comment\nURIs: http://snapshot.example/debian\nSuites: bookworm bookworm-updates\n\
+                      Components: main\n\nTypes: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n";
+        assert_eq!(mirror_in_deb822(deb822, "bookworm").as_deref(), Some("http://snapshot.example/debian"));
+        assert_eq!(mirror_in_deb822(deb822, "trixie"), None);
+        let disabled = "Enabled: no\nTypes: deb\nURIs: http://off.example/debian\nSuites: bookworm\n";
+        assert_eq!(mirror_in_deb822(disabled, "bookworm"), None);
+        let list = "# deb http://old.example/debian bookworm main\n\
+                    deb https://packages.example/apt cloud-sdk-bookworm main\n\
+                    deb [arch=amd64 signed-by=/k.gpg] http://corp.example/apt bookworm main contrib\n";
+        assert_eq!(mirror_in_one_line(list, "bookworm").as_deref(), Some("http://corp.example/apt"));
+        assert_eq!(mirror_in_one_line("deb-src http://x.example/debian bookworm main\n", "bookworm"), None);
+    }
 }
