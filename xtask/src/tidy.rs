@@ -1,5 +1,21 @@
 //! `cargo xtask tidy`: the architecture invariants of docs/ARCHITECTURE.md, checked against the
-//! real crate graph from `cargo metadata`. Also runs as a test (`cargo test -p xtask`).
+//! real crate graph from `cargo metadata` and the source text. Also runs as a test
+//! (`cargo test -p xtask`).
+//!
+//! * layering: the crate graph (no I/O below the ports, implementations never see each other);
+//! * manifests: versions only in `[workspace.dependencies]`, workspace lints everywhere;
+//! * docs: `docs/ARCHITECTURE.md` describes every crate;
+//! * sources ([`sources`]): library code never prints or exits, only the façade's wiring module
+//!   names backend crates, every lint `allow` carries a reason, no file over 800 lines but the
+//!   listed exceptions;
+//! * modules ([`modules`]): no import cycle among the top-level modules of the library crates.
+//!
+//! Every crate a rule names must exist: a misspelt or removed name is an error, never a rule
+//! that silently checks nothing.
+
+mod lexer;
+mod modules;
+mod sources;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -23,6 +39,15 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ("trove-e2e", &["trove", "trove-persistence", "trove-storage"]),
 ];
 
+/// Crate sources whose top-level modules must not import each other in a circle.
+const ACYCLIC: &[&str] = &[
+    "crates/trove-domain/src",
+    "crates/trove-persistence/src",
+    "crates/trove-storage/src",
+    "crates/trove/src",
+    "crates/trove-testkit/src",
+];
+
 /// Run every check; the error lists every violation.
 pub fn run(_args: &[String]) -> Result<(), String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is in the workspace").to_path_buf();
@@ -36,11 +61,29 @@ pub fn run(_args: &[String]) -> Result<(), String> {
     }
     let meta: Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata output: {e}"))?;
     let mut problems = Vec::new();
+    check_rule_names(&meta, &mut problems);
     check_graph(&meta, &mut problems);
     check_manifests(&root, &mut problems);
     check_docs(&root, &mut problems);
+    let sources = sources::workspace_sources(&root);
+    sources::check_talking(&sources, &mut problems);
+    sources::check_wiring(&sources, &mut problems);
+    sources::check_allow_reasons(&sources, &mut problems);
+    sources::check_lengths(&sources, &mut problems);
+    for src in ACYCLIC {
+        modules::check_no_cycle(&root, src, &mut problems);
+    }
     if problems.is_empty() {
-        println!("tidy: ok (layering, dependency versions, docs)");
+        let long: Vec<String> = sources::long_files(&sources).iter().map(|(f, n)| format!("{f} ({n} lines)")).collect();
+        println!(
+            "tidy: ok (layering, dependency versions, docs, {} Rust files: no printing in libraries, backends named \
+             only in {}, every allow with a reason, no module cycle in {}; over {} lines, as excepted: {})",
+            sources.len(),
+            sources::WIRING,
+            ACYCLIC.join(", "),
+            sources::MAX_LINES,
+            if long.is_empty() { "none".to_string() } else { long.join(", ") }
+        );
         Ok(())
     } else {
         Err(format!("{} problem(s):\n  - {}", problems.len(), problems.join("\n  - ")))
@@ -71,6 +114,7 @@ fn closure(meta: &Value, start: &str) -> BTreeSet<String> {
         })
         .collect();
     let Some(start_id) = packages.iter().find(|(_, n)| **n == start).map(|(id, _)| *id) else {
+        // `check_rule_names` reports the unknown name; nothing is reachable from it.
         return BTreeSet::new();
     };
     let mut seen = BTreeSet::new();
@@ -85,6 +129,30 @@ fn closure(meta: &Value, start: &str) -> BTreeSet<String> {
         }
     }
     names
+}
+
+/// Every package in the resolved graph (workspace members and their dependencies).
+fn package_names(meta: &Value) -> BTreeSet<String> {
+    meta["packages"].as_array().into_iter().flatten().filter_map(|p| p["name"].as_str()).map(str::to_owned).collect()
+}
+
+/// Every crate named by a rule exists in the graph: a typo or a removed crate would make its
+/// rule pass without checking anything.
+fn check_rule_names(meta: &Value, problems: &mut Vec<String>) {
+    let known = package_names(meta);
+    let mut named: Vec<(&str, &str)> = IO_CRATES.iter().map(|c| (*c, "IO_CRATES")).collect();
+    for (krate, banned) in FORBIDDEN {
+        named.push((krate, "FORBIDDEN"));
+        named.extend(banned.iter().map(|b| (*b, "FORBIDDEN")));
+    }
+    named.extend(DOCUMENTED.iter().map(|c| (*c, "DOCUMENTED")));
+    named.extend(sources::MAY_PRINT.iter().map(|(c, _)| (*c, "MAY_PRINT")));
+    named.extend(sources::BACKEND_CRATES.iter().map(|c| (*c, "BACKEND_CRATES")));
+    for (name, rule) in named {
+        if !known.contains(name) {
+            problems.push(format!("tidy's {rule} names `{name}`, which is no crate of the workspace's graph"));
+        }
+    }
 }
 
 fn check_graph(meta: &Value, problems: &mut Vec<String>) {
@@ -138,21 +206,25 @@ fn check_manifests(root: &Path, problems: &mut Vec<String>) {
     }
 }
 
+/// The crates docs/ARCHITECTURE.md must describe.
+const DOCUMENTED: &[&str] = &[
+    "trove-domain",
+    "trove-persistence",
+    "trove-storage",
+    "trove",
+    "trove-cli",
+    "trove-testkit",
+    "trove-e2e",
+    "xtask",
+];
+
 fn check_docs(root: &Path, problems: &mut Vec<String>) {
     let arch = root.join("docs/ARCHITECTURE.md");
     match std::fs::read_to_string(&arch) {
         Err(_) => problems.push("docs/ARCHITECTURE.md is missing".into()),
         Ok(text) => {
-            for krate in [
-                "trove-domain",
-                "trove-persistence",
-                "trove-storage",
-                "trove-cli",
-                "trove-testkit",
-                "trove-e2e",
-                "xtask",
-            ] {
-                if !text.contains(krate) {
+            for krate in DOCUMENTED {
+                if !text.contains(&format!("`{krate}`")) && !text.contains(&format!("crates/{krate}`")) {
                     problems.push(format!("docs/ARCHITECTURE.md does not describe `{krate}`"));
                 }
             }
@@ -191,5 +263,9 @@ mod tests {
         }
         super::check_graph(&fake, &mut problems);
         assert!(problems.iter().any(|p| p.contains("I/O crate")), "{problems:?}");
+        // A rule naming a crate the graph lacks is an error, not a rule that checks nothing.
+        let mut problems = Vec::new();
+        super::check_rule_names(&fake, &mut problems);
+        assert!(problems.iter().any(|p| p.contains("`trove-persistence`, which is no crate")), "{problems:?}");
     }
 }
