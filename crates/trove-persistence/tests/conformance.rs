@@ -8,16 +8,17 @@ use sea_orm::{ConnectionTrait, Database};
 use trove_domain::ids::random_base62;
 use trove_domain::ports::Catalog;
 use trove_persistence::SeaCatalog;
-use trove_testkit::catalog_suite::{self, Fixture};
+use trove_testkit::catalog_suite;
+use trove_testkit::check::conclude;
 
 const PG_ENV: &str = "TROVE_TEST_PG_URL";
 
-/// A fresh SQLite catalog in a temporary directory (kept alive by the fixture).
-async fn sqlite() -> Option<Fixture> {
+/// A fresh SQLite catalog in a temporary directory (kept alive with it).
+async fn sqlite() -> (Arc<dyn Catalog>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("trove.db").display());
     let cat = SeaCatalog::connect(&url).await.expect("connect to SQLite");
-    Some(Fixture::with_guard(Arc::new(cat), dir))
+    (Arc::new(cat), dir)
 }
 
 /// A database created for one test and dropped (forcibly) when the guard goes.
@@ -78,20 +79,20 @@ async fn pg_database() -> Option<(String, PgGuard)> {
     Some((url, PgGuard::Own(PgDatabase { admin_url, name })))
 }
 
-async fn postgres() -> Option<Fixture> {
+async fn postgres() -> Option<(Arc<dyn Catalog>, PgGuard)> {
     let (url, guard) = pg_database().await?;
     let cat = SeaCatalog::connect(&url).await.expect("connect to PostgreSQL");
-    Some(Fixture::with_guard(Arc::new(cat), guard))
+    Some((Arc::new(cat), guard))
 }
 
 mod sqlite {
     use super::*;
-    trove_testkit::catalog_conformance!(sqlite);
+    trove_testkit::catalog_suite!(sqlite);
 }
 
 mod postgres {
     use super::*;
-    trove_testkit::catalog_conformance!(postgres);
+    trove_testkit::catalog_suite!(optional postgres);
 }
 
 /// Several independent handles (connection pools) on one SQLite file, like several processes.
@@ -117,19 +118,34 @@ async fn pg_handles(n: usize) -> Option<(Vec<Arc<dyn Catalog>>, PgGuard)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_concurrent_new_versions_across_handles() {
     let (cats, _dir) = sqlite_handles(2).await;
-    catalog_suite::concurrent_new_versions(&cats, 8).await;
+    conclude(
+        "catalog",
+        "concurrent_new_versions",
+        cats[0].backend(),
+        catalog_suite::concurrent_new_versions(&cats, 8).await,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_concurrent_new_families_across_handles() {
     let (cats, _dir) = sqlite_handles(2).await;
-    catalog_suite::concurrent_new_families(&cats, 10).await;
+    conclude(
+        "catalog",
+        "concurrent_new_families",
+        cats[0].backend(),
+        catalog_suite::concurrent_new_families(&cats, 10).await,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_concurrent_trash_restore() {
     let (cats, _dir) = sqlite_handles(2).await;
-    catalog_suite::concurrent_trash_restore(&cats, 4, 20).await;
+    conclude(
+        "catalog",
+        "concurrent_trash_restore",
+        cats[0].backend(),
+        catalog_suite::concurrent_trash_restore(&cats, 4, 20).await,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -138,7 +154,12 @@ async fn postgres_concurrent_new_versions() {
         eprintln!("skipped: set {PG_ENV} to run PostgreSQL tests");
         return;
     };
-    catalog_suite::concurrent_new_versions(&cats, 8).await;
+    conclude(
+        "catalog",
+        "concurrent_new_versions",
+        cats[0].backend(),
+        catalog_suite::concurrent_new_versions(&cats, 8).await,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -147,7 +168,12 @@ async fn postgres_concurrent_new_families() {
         eprintln!("skipped: set {PG_ENV} to run PostgreSQL tests");
         return;
     };
-    catalog_suite::concurrent_new_families(&cats, 10).await;
+    conclude(
+        "catalog",
+        "concurrent_new_families",
+        cats[0].backend(),
+        catalog_suite::concurrent_new_families(&cats, 10).await,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -156,13 +182,23 @@ async fn postgres_concurrent_trash_restore() {
         eprintln!("skipped: set {PG_ENV} to run PostgreSQL tests");
         return;
     };
-    catalog_suite::concurrent_trash_restore(&cats, 4, 20).await;
+    conclude(
+        "catalog",
+        "concurrent_trash_restore",
+        cats[0].backend(),
+        catalog_suite::concurrent_trash_restore(&cats, 4, 20).await,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_concurrent_collect_and_purge() {
     let (cats, _dir) = sqlite_handles(2).await;
-    catalog_suite::concurrent_collect_and_purge(&cats, 10).await;
+    conclude(
+        "catalog",
+        "concurrent_collect_and_purge",
+        cats[0].backend(),
+        catalog_suite::concurrent_collect_and_purge(&cats, 10).await,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -171,7 +207,22 @@ async fn postgres_concurrent_collect_and_purge() {
         eprintln!("skipped: set {PG_ENV} to run PostgreSQL tests");
         return;
     };
-    catalog_suite::concurrent_collect_and_purge(&cats, 10).await;
+    conclude(
+        "catalog",
+        "concurrent_collect_and_purge",
+        cats[0].backend(),
+        catalog_suite::concurrent_collect_and_purge(&cats, 10).await,
+    );
+}
+
+/// `run_all` runs every check, each on a fresh catalog, and reports them as the object-store
+/// suite's `run_all` does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_all_on_fresh_sqlite_catalogs() {
+    let report = catalog_suite::run_all(sqlite).await;
+    report.assert_passed();
+    assert_eq!(report.results.len(), catalog_suite::CHECKS.len());
+    assert!(report.skipped().is_empty(), "no catalog check is skipped on SQLite");
 }
 
 #[tokio::test]

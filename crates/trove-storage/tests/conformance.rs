@@ -25,7 +25,7 @@ mod fs {
         (Arc::new(store), dir)
     }
 
-    trove_testkit::object_store_suite!(store);
+    trove_testkit::store_suite!(store);
 }
 
 mod memory {
@@ -35,7 +35,7 @@ mod memory {
         Arc::new(OpendalStore::memory())
     }
 
-    trove_testkit::object_store_suite!(store);
+    trove_testkit::store_suite!(store);
 }
 
 /// The fault-injection layer with no faults planned is transparent.
@@ -48,7 +48,7 @@ mod fault_injection_over_fs {
         (Arc::new(FaultInjection::new(inner)), dir)
     }
 
-    trove_testkit::object_store_suite!(store);
+    trove_testkit::store_suite!(store);
 }
 
 mod s3 {
@@ -75,7 +75,7 @@ mod s3 {
         Arc::new(OpendalStore::s3(cfg).expect("s3 store"))
     }
 
-    trove_testkit::object_store_suite!(optional store);
+    trove_testkit::store_suite!(optional store);
 
     /// Write more than two parts (so the multipart upload has begun) and stop as a killed
     /// process would: no close, no abort, no drop (dropping aborts).
@@ -181,7 +181,7 @@ mod gcs {
         Some((Arc::new(OpendalStore::gcs(cfg).expect("gcs store")), bucket))
     }
 
-    trove_testkit::object_store_suite!(optional store);
+    trove_testkit::store_suite!(optional store);
 }
 
 /// S3 through the environment variables the CLI reads (`AWS_*`), so `from_env` is exercised

@@ -10,7 +10,7 @@ use super::*;
 /// Concurrent reservations of one family never hand out the same index; each reservation
 /// commits exactly once; an index nobody reserved, or one already consumed, is refused; a
 /// version that commits after a higher one is not the head.
-pub async fn reservations_are_exclusive(cat: Arc<dyn Catalog>) {
+pub async fn reservations_are_exclusive(cat: Arc<dyn Catalog>) -> CheckResult {
     let ctx = setup(cat).await;
     let v0 = ctx.create(Some("r.csv"), "v0").await;
     let stem = v0.stem();
@@ -41,12 +41,13 @@ pub async fn reservations_are_exclusive(cat: Arc<dyn Catalog>) {
     assert_eq!(ctx.cat.create_artifact(&unreserved).await.expect_err("unreserved").kind(), ErrorKind::Conflict);
     assert_eq!(ctx.cat.reserve_version(&Stem::random()).await.expect_err("no such family").kind(), ErrorKind::NotFound);
     assert_eq!(ctx.cat.reserve_version(&stem).await.expect("reserve"), 9, "indexes continue past reservations");
+    Ok(Outcome::Passed)
 }
 
 /// `update_artifact` preconditions: a mark is set only on an unmarked row, cleared only by its
 /// owner, and content changes only from the content the writer read; a failed precondition
 /// changes nothing.
-pub async fn conditional_updates(cat: Arc<dyn Catalog>) {
+pub async fn conditional_updates(cat: Arc<dyn Catalog>) -> CheckResult {
     let ctx = setup(cat).await;
     let a = ctx.create(Some("c.csv"), "c").await;
     let mark = Pending::PlacingRealKey { managed_key: format!(".trove/{}.csv", a.uid), target: Some("c.csv".into()) };
@@ -77,11 +78,12 @@ pub async fn conditional_updates(cat: Arc<dyn Catalog>) {
     let fresh = ArtifactUpdate { if_hash: Some(a.hash.clone()), ..stale };
     let row = ctx.cat.update_artifact(&a.uid, &fresh).await.expect("current hash");
     assert_eq!(row.description.as_deref(), Some("changed"));
+    Ok(Outcome::Passed)
 }
 
 /// Only one row per key carries a real-key placement mark, so two placements of one key never
 /// run at once; another key, or the same key once the mark is cleared, is free.
-pub async fn one_placement_per_key(cat: Arc<dyn Catalog>) {
+pub async fn one_placement_per_key(cat: Arc<dyn Catalog>) -> CheckResult {
     let ctx = setup(cat).await;
     let v0 = ctx.create(Some("p.csv"), "v0").await;
     let marked = |new: NewArtifact| NewArtifact {
@@ -103,11 +105,12 @@ pub async fn one_placement_per_key(cat: Arc<dyn Catalog>) {
     ctx.cat.create_artifact(&second).await.expect("the key is free again, and the reservation still holds");
     let other = marked(ctx.family(Some("q.csv"), "other key"));
     ctx.cat.create_artifact(&other).await.expect("another key places independently");
+    Ok(Outcome::Passed)
 }
 
 /// A purge mark records its storage policy, and a row another operation has marked cannot be
 /// marked for purging (its bytes are in flight) until that operation is settled.
-pub async fn purge_marks_record_policy_and_respect_other_marks(cat: Arc<dyn Catalog>) {
+pub async fn purge_marks_record_policy_and_respect_other_marks(cat: Arc<dyn Catalog>) -> CheckResult {
     let ctx = setup(cat).await;
     let a = ctx.create(Some("a.csv"), "a").await;
     let b = ctx.create(Some("b.csv"), "b").await;
@@ -127,6 +130,7 @@ pub async fn purge_marks_record_policy_and_respect_other_marks(cat: Arc<dyn Cata
     let pending = ctx.cat.pending_artifacts().await.expect("pending");
     let a_mark = pending.iter().find(|p| p.uid == a.uid).and_then(|p| p.pending.clone());
     assert_eq!(a_mark, Some(Pending::Purging { policy: StoragePolicy::Delete }), "a retry records its policy");
+    Ok(Outcome::Passed)
 }
 
 /// A replace marker for `a`: staged at an operation's key, with this new content.
@@ -172,7 +176,7 @@ fn content_of(a: &Artifact) -> ContentUpdate {
 /// content (every field, a suffix change's new key included) and clears the mark, only for
 /// the marker the row carries. Every refusal changes nothing. A marked row refuses other
 /// protocols: a purge, and settling its mark through `update_artifact`.
-pub async fn replace_commits_the_marked_content(cat: Arc<dyn Catalog>) {
+pub async fn replace_commits_the_marked_content(cat: Arc<dyn Catalog>) -> CheckResult {
     let ctx = setup(cat).await;
     let mut new = ctx.family(Some("u/iris.csv"), "u");
     new.version_tag = Some("gold".into());
@@ -236,11 +240,12 @@ pub async fn replace_commits_the_marked_content(cat: Arc<dyn Catalog>) {
     assert!(ctx.cat.pending_artifacts().await.expect("pending").is_empty());
     let head = ctx.cat.family_head_by_key(ctx.storage, &key("u/iris.data")).await.expect("head");
     assert_eq!(head.map(|h| h.uid), Some(a.uid.clone()), "the renamed key finds the family");
+    Ok(Outcome::Passed)
 }
 
 /// `abort_replace` clears only the mark it names and leaves the old content; afterwards the
 /// record can be replaced again.
-pub async fn abort_replace_keeps_the_old_content(cat: Arc<dyn Catalog>) {
+pub async fn abort_replace_keeps_the_old_content(cat: Arc<dyn Catalog>) -> CheckResult {
     let ctx = setup(cat).await;
     let a = ctx.create(Some("ab/r.csv"), "old").await;
     let first = replacing(&a, "op1", same_key_content(&a, "new"));
@@ -264,11 +269,12 @@ pub async fn abort_replace_keeps_the_old_content(cat: Arc<dyn Catalog>) {
     let stale = replacing(&a, "op3", same_key_content(&a, "newer"));
     let err = ctx.cat.begin_replace(&a.uid, &a.hash, &stale).await.expect_err("the content changed since");
     assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    Ok(Outcome::Passed)
 }
 
 /// Replaced content is in place, not de-duplicated (spec 2, section 6): a version may be
 /// replaced with the content another version of its key holds. Heads do not move.
-pub async fn replaced_content_may_repeat_a_key(cat: Arc<dyn Catalog>) {
+pub async fn replaced_content_may_repeat_a_key(cat: Arc<dyn Catalog>) -> CheckResult {
     let ctx = setup(cat).await;
     let v = ctx.versions("same.csv", 2).await;
     let mut content = same_key_content(&v[0], "");
@@ -279,11 +285,12 @@ pub async fn replaced_content_may_repeat_a_key(cat: Arc<dyn Catalog>) {
     assert_eq!((done.hash.as_str(), done.is_latest), (v[1].hash.as_str(), false));
     assert_eq!(ctx.get(&v[1].uid).await, v[1], "the other version is untouched");
     assert_heads(ctx.dyn_cat(), &v[0].stem()).await;
+    Ok(Outcome::Passed)
 }
 
 /// Concurrent `begin_replace` calls on one record: exactly one marks it, the others are
 /// refused with `Conflict`.
-pub async fn replace_marks_are_exclusive(cat: Arc<dyn Catalog>) {
+pub async fn replace_marks_are_exclusive(cat: Arc<dyn Catalog>) -> CheckResult {
     let ctx = setup(cat).await;
     let a = ctx.create(Some("x.csv"), "x").await;
     let mut tasks = Vec::new();
@@ -301,12 +308,13 @@ pub async fn replace_marks_are_exclusive(cat: Arc<dyn Catalog>) {
     }
     assert_eq!(won.len(), 1, "exactly one replace marks the record");
     assert_eq!(ctx.get(&a.uid).await.pending, won.pop(), "the winner's mark is the one recorded");
+    Ok(Outcome::Passed)
 }
 
 /// `begin_purge_on` marks only the records still on the branch: one restored since the caller
 /// listed it, or one already gone, is skipped (reported as such), never deleted from where it
 /// went.
-pub async fn purge_on_a_branch_skips_what_left_it(cat: Arc<dyn Catalog>) {
+pub async fn purge_on_a_branch_skips_what_left_it(cat: Arc<dyn Catalog>) -> CheckResult {
     let ctx = setup(cat).await;
     let a = ctx.create(Some("a.csv"), "a").await;
     let b = ctx.create(Some("b.csv"), "b").await;
@@ -326,4 +334,5 @@ pub async fn purge_on_a_branch_skips_what_left_it(cat: Arc<dyn Catalog>) {
     assert_eq!(skipped, want, "restored, already deleted and unknown records are skipped");
     let b_now = ctx.cat.artifact(&b.uid).await.expect("read").expect("b is still there");
     assert_eq!((b_now.branch, b_now.pending), (BranchId::MAIN, None), "the restored record is untouched");
+    Ok(Outcome::Passed)
 }

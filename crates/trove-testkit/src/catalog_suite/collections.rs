@@ -63,7 +63,7 @@ async fn assert_collection_heads(cat: &dyn Catalog, stem: &Stem) {
 
 /// Version suffixes are never reused: `max_version` is a high-water mark that survives the
 /// permanent deletion of a family's newest versions, and of the whole family.
-pub async fn version_suffixes_never_reused(cat: Arc<dyn Catalog>) {
+pub async fn version_suffixes_never_reused(cat: Arc<dyn Catalog>) -> CheckResult {
     let ctx = setup(cat).await;
     let v = ctx.versions("hw.csv", 3).await;
     let stem = v[0].stem();
@@ -87,11 +87,12 @@ pub async fn version_suffixes_never_reused(cat: Arc<dyn Catalog>) {
     assert_eq!(err.kind(), ErrorKind::Conflict, "{err:?}");
     let fresh = ctx.create(Some("hw.csv"), "a new family for the key").await;
     assert_ne!(fresh.stem(), stem);
+    Ok(Outcome::Passed)
 }
 
 /// A collection reads back with its members in order, key, hash, head; versions move the head;
 /// invalid creates (stale revises, repeated or missing members) insert nothing.
-pub async fn collection_create_and_read_back(cat: Arc<dyn Catalog>) {
+pub async fn collection_create_and_read_back(cat: Arc<dyn Catalog>) -> CheckResult {
     let ctx = setup(cat).await;
     let a = ctx.create(Some("c/a.csv"), "a").await;
     let b = ctx.create(Some("c/b.csv"), "b").await;
@@ -143,11 +144,12 @@ pub async fn collection_create_and_read_back(cat: Arc<dyn Catalog>) {
     assert_eq!(sorted(found), sorted(vec![col.uid.clone(), v1.uid.clone()]));
     let holding_c = CollectionQuery { containing: Some(vec![c.uid.clone()]), ..Default::default() };
     assert_eq!(ctx.cat.collections(&holding_c).await.expect("containing").len(), 1);
+    Ok(Outcome::Passed)
 }
 
 /// Trash, restore, archive and permanent deletion of collections never touch member artifacts;
 /// heads and the version high-water mark behave as for artifacts.
-pub async fn collection_lifecycle_leaves_members(cat: Arc<dyn Catalog>) {
+pub async fn collection_lifecycle_leaves_members(cat: Arc<dyn Catalog>) -> CheckResult {
     let ctx = setup(cat).await;
     let a = ctx.create(Some("m/a.csv"), "a").await;
     let b = ctx.create(Some("m/b.csv"), "b").await;
@@ -190,11 +192,12 @@ pub async fn collection_lifecycle_leaves_members(cat: Arc<dyn Catalog>) {
     let err = ctx.cat.purge_collections(&[v0.uid.clone(), v1.uid.clone()]).await.expect_err("v1 is gone");
     assert_eq!(err.kind(), ErrorKind::NotFound);
     assert_eq!(ctx.coll(&v0.uid).await.branch, BranchId::ARCHIVE, "a failed purge deletes nothing");
+    Ok(Outcome::Passed)
 }
 
 /// An artifact in any collection, on any branch, cannot be deleted permanently: a Protected
 /// error names the collection and nothing is marked. Trashing it is allowed.
-pub async fn collection_members_are_protected(cat: Arc<dyn Catalog>) {
+pub async fn collection_members_are_protected(cat: Arc<dyn Catalog>) -> CheckResult {
     let ctx = setup(cat).await;
     let a = ctx.create(Some("p/a.csv"), "a").await;
     let free = ctx.create(Some("p/free.csv"), "free").await;
@@ -223,11 +226,12 @@ pub async fn collection_members_are_protected(cat: Arc<dyn Catalog>) {
     ctx.cat.purge_collections(std::slice::from_ref(&col.uid)).await.expect("purge the collection");
     ctx.cat.begin_purge(std::slice::from_ref(&a.uid), StoragePolicy::Auto).await.expect("no longer protected");
     assert_eq!(ctx.cat.finish_purge(std::slice::from_ref(&a.uid)).await.expect("finish"), 1);
+    Ok(Outcome::Passed)
 }
 
 /// Labels: unique names, attach/detach to artifacts and collections, the label filter (every
 /// label must match), soft deletion, and refusal to delete a label still attached.
-pub async fn labels_attach_filter_and_protect(cat: Arc<dyn Catalog>) {
+pub async fn labels_attach_filter_and_protect(cat: Arc<dyn Catalog>) -> CheckResult {
     let ctx = setup(cat).await;
     let a = ctx.create(Some("l/a.csv"), "a").await;
     let b = ctx.create(Some("l/b.csv"), "b").await;
@@ -323,12 +327,13 @@ pub async fn labels_attach_filter_and_protect(cat: Arc<dyn Catalog>) {
         ctx.cat.labels(&LabelQuery { names: Some(vec!["qc-passed".into()]), ..Default::default() }).await.expect("qc");
     assert_eq!((qc[0].n_artifacts, qc[0].n_collections), (1, 0));
     assert_eq!(ctx.uids(&with(&["qc-passed"])).await, vec![a.uid.clone()]);
+    Ok(Outcome::Passed)
 }
 
 /// Concurrent `create_collection` (adding an artifact) and `begin_purge` (of that artifact):
 /// either the collection is created and the purge is refused as Protected, or the purge wins
 /// and the create fails with NotFound. Never both, never neither.
-pub async fn concurrent_collect_and_purge(cats: &[Arc<dyn Catalog>], rounds: usize) {
+pub async fn concurrent_collect_and_purge(cats: &[Arc<dyn Catalog>], rounds: usize) -> CheckResult {
     let first = &cats[0];
     let ctx = setup(Arc::clone(first)).await;
     for round in 0..rounds {
@@ -347,4 +352,5 @@ pub async fn concurrent_collect_and_purge(cats: &[Arc<dyn Catalog>], rounds: usi
             other => panic!("round {round}: create/purge race ended as {other:?}"),
         }
     }
+    Ok(Outcome::Passed)
 }
