@@ -25,48 +25,18 @@
 //!   record's suffix, key and [`Location`] (suffixes are per record: a family's versions may
 //!   differ after a replace).
 //!
-//! # Deviations
-//! Where Trove knowingly differs from the spec, [`Rules`] says how, one flag per difference, so
-//! the model can follow either; [`Rules::spec`] is the spec.
+//! The model is the spec: where Trove once differed (reused version suffixes, the real-key
+//! check before de-duplication, refused duplicates under one key) it has been fixed, and the
+//! switches that let the model follow those differences are gone.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use trove_domain::lifecycle::{KeepReason, NoOpReason, Transition};
 use trove_domain::{BranchId, ErrorKind, StoragePolicy};
 
-/// Known differences between the spec and Trove, one flag each. `true` is the spec's behaviour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rules {
-    /// Spec 1 §4, invariant 4: version suffixes are never reused. When `false` (Trove as
-    /// of this writing), the next version follows the maximum of the family's records that
-    /// still exist, so deleting the newest version permanently frees its suffix, and its uid
-    /// (and managed storage key) is handed out again.
-    pub never_reuse_suffixes: bool,
-    /// Spec 1 row 10 and spec 2 §5: de-duplication (and bringing back identical content from
-    /// the trash) comes first. When `false` (Trove as of this writing), a save with a real key
-    /// first checks that the key's path is free or owned by the family it joins, and fails
-    /// with `PathOccupied` even when the content is identical to the record holding the path.
-    pub dedup_before_real_key_check: bool,
-    /// Spec 2 §5: a duplicate asked for on purpose (or empty content, which skips
-    /// de-duplication) under a key that already holds the same content is created (as the
-    /// family's next version). When `false` (Trove as of this writing: a unique index on
-    /// storage, key and hash, over every branch), the save fails with `Conflict` after its
-    /// retries, and nothing changes.
-    pub duplicates_under_same_key: bool,
-}
+mod ops;
 
-impl Rules {
-    /// The behaviour the spec asks for.
-    pub fn spec() -> Rules {
-        Rules { never_reuse_suffixes: true, dedup_before_real_key_check: true, duplicates_under_same_key: true }
-    }
-}
-
-impl Default for Rules {
-    fn default() -> Self {
-        Rules::spec()
-    }
-}
+pub use ops::{CollectionExpect, Expect, Op, PurgeExpect, ReplaceExpect, SaveExpect, SaveRequest, TrashCutoff};
 
 /// How an artifact's key was given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -164,221 +134,6 @@ pub struct Family {
     pub max_version_ever: u32,
 }
 
-/// A save request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SaveRequest {
-    /// The content (bytes in memory).
-    pub content: Vec<u8>,
-    /// The key; `None` saves with a description only.
-    pub key: Option<String>,
-    /// Store at the key itself (ignored without a key).
-    pub real: bool,
-    /// Create a duplicate of existing content on purpose.
-    pub allow_duplicate: bool,
-}
-
-impl SaveRequest {
-    /// The kind of key this request asks for.
-    pub fn key_kind(&self) -> KeyKind {
-        match (&self.key, self.real) {
-            (None, _) => KeyKind::None,
-            (Some(_), false) => KeyKind::Virtual,
-            (Some(_), true) => KeyKind::Real,
-        }
-    }
-}
-
-/// Which trashed records `empty_trash` considers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TrashCutoff {
-    /// `older_than = None`: the whole trash.
-    Everything,
-    /// A cut-off long before any record was trashed: nothing.
-    LongAgo,
-}
-
-/// An operation on the system.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Op {
-    /// `save(bytes, options)`.
-    Save(SaveRequest),
-    /// `delete(uid)`: the single-record library call, which only ever trashes.
-    Delete(usize),
-    /// `trash(uids)`.
-    Trash(Vec<usize>),
-    /// `restore(uids)`.
-    Restore(Vec<usize>),
-    /// `archive(uids)`.
-    Archive(Vec<usize>),
-    /// `delete_permanently(uids, policy)`.
-    DeletePermanently(Vec<usize>, StoragePolicy),
-    /// `empty_trash(older_than, dry_run)`.
-    EmptyTrash {
-        /// Which trashed records qualify.
-        cutoff: TrashCutoff,
-        /// Only list them.
-        dry_run: bool,
-    },
-    /// `replace(uid, source)` with a local file of this content and suffix (spec 2, section 6).
-    Replace {
-        /// The record replaced.
-        slot: usize,
-        /// The new content.
-        content: Vec<u8>,
-        /// The source file's suffix (`""` for none).
-        suffix: String,
-    },
-    /// `create_collection(members, key or description)`.
-    CreateCollection {
-        /// Member record slots, in order (a slot twice is refused).
-        members: Vec<usize>,
-        /// The collection key; `None` gives a description only (always a new collection).
-        key: Option<String>,
-    },
-    /// `trash_collections(uids)`.
-    TrashCollections(Vec<usize>),
-    /// `restore_collections(uids)`.
-    RestoreCollections(Vec<usize>),
-    /// `delete_collections_permanently(uids)`.
-    DeleteCollectionsPermanently(Vec<usize>),
-}
-
-impl Op {
-    /// The record slots the operation names.
-    pub fn record_slots(&self) -> Vec<usize> {
-        match self {
-            Op::Save(_) | Op::EmptyTrash { .. } => Vec::new(),
-            Op::Delete(s) | Op::Replace { slot: s, .. } => vec![*s],
-            Op::Trash(v) | Op::Restore(v) | Op::Archive(v) | Op::DeletePermanently(v, _) => v.clone(),
-            Op::CreateCollection { members, .. } => members.clone(),
-            Op::TrashCollections(_) | Op::RestoreCollections(_) | Op::DeleteCollectionsPermanently(_) => Vec::new(),
-        }
-    }
-
-    /// The collection slots the operation names.
-    pub fn collection_slots(&self) -> Vec<usize> {
-        match self {
-            Op::TrashCollections(v) | Op::RestoreCollections(v) | Op::DeleteCollectionsPermanently(v) => v.clone(),
-            _ => Vec::new(),
-        }
-    }
-}
-
-/// What a replace must answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReplaceExpect {
-    /// The content (and maybe suffix, key and location) of `slot` changed.
-    Replaced {
-        /// The record.
-        slot: usize,
-        /// The key's rename (from, to) on a suffix change of a record with a key.
-        renamed: Option<(String, String)>,
-        /// On a suffix change: where the bytes were (removed) and where they are now.
-        moved: Option<(Location, Location)>,
-    },
-    /// The content was identical: nothing changed.
-    Unchanged {
-        /// The record.
-        slot: usize,
-    },
-}
-
-/// What `create_collection` must answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CollectionExpect {
-    /// A new collection family; the new collection is `slot`.
-    Created {
-        /// The new collection.
-        slot: usize,
-    },
-    /// The next version `slot` of the family whose head was `previous`.
-    NewVersion {
-        /// The new collection.
-        slot: usize,
-        /// The head it follows.
-        previous: usize,
-    },
-    /// The key's head already holds these members in this order: nothing changes.
-    Existing {
-        /// The head.
-        slot: usize,
-    },
-}
-
-/// What a save must answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SaveExpect {
-    /// A new family; the new record is `slot`.
-    Created {
-        /// The new record.
-        slot: usize,
-    },
-    /// The next version `slot` of the family whose head was `previous`.
-    NewVersion {
-        /// The new record.
-        slot: usize,
-        /// The head it follows.
-        previous: usize,
-    },
-    /// Identical content exists: the answer is one of `candidates` (which one depends on uid
-    /// order, which the model does not know), and nothing changes.
-    Existing {
-        /// Acceptable answers.
-        candidates: Vec<usize>,
-    },
-    /// Identical content under the same key was in the trash and came back.
-    RestoredFromTrash {
-        /// The record restored.
-        slot: usize,
-    },
-    /// Several trashed records of different families qualify to come back, and which one does
-    /// depends on uid order: the model cannot predict it (tests avoid this request).
-    Undetermined,
-}
-
-/// What permanent deletion must do to one record's bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PurgeExpect {
-    /// The record.
-    pub slot: usize,
-    /// Where its bytes were.
-    pub location: Location,
-    /// `None`: deleted; `Some(reason)`: kept.
-    pub kept: Option<KeepReason>,
-    /// Whether the bytes were already missing (reported as such).
-    pub missing: bool,
-}
-
-/// What the system must answer to an [`Op`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Expect {
-    /// A save's outcome.
-    Saved(SaveExpect),
-    /// Each record of a branch operation (in request order, duplicates removed) and what
-    /// happened to it.
-    Moved(Vec<(usize, Transition)>),
-    /// Each record deleted permanently (request order, duplicates removed).
-    Purged(Vec<PurgeExpect>),
-    /// `empty_trash`: the records that qualified (in slot order) and what was deleted.
-    EmptiedTrash {
-        /// The records in the trash that qualified.
-        doomed: Vec<usize>,
-        /// What was deleted (empty on a dry run).
-        purged: Vec<PurgeExpect>,
-    },
-    /// A replace's outcome.
-    Replaced(ReplaceExpect),
-    /// A collection create's outcome.
-    Collection(CollectionExpect),
-    /// Each collection of a branch operation (request order, duplicates removed) and what
-    /// happened to it.
-    CollectionsMoved(Vec<(usize, Transition)>),
-    /// The collections deleted permanently (request order, duplicates removed).
-    CollectionsPurged(Vec<usize>),
-    /// A typed error; nothing changed.
-    Failed(ErrorKind),
-}
-
 /// A collection version family.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CollectionFamily {
@@ -389,8 +144,6 @@ pub struct CollectionFamily {
 /// The whole modelled system: records, families, and the bytes in storage.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Model {
-    /// Where the model knowingly follows Trove rather than the spec.
-    pub rules: Rules,
     /// Every record ever created, by slot.
     pub records: Vec<ModelRecord>,
     /// Every family ever created.
@@ -425,9 +178,9 @@ pub fn key_with_suffix(key: &str, old: &str, new: &str) -> String {
 }
 
 impl Model {
-    /// An empty instance following `rules`.
-    pub fn new(rules: Rules) -> Model {
-        Model { rules, ..Model::default() }
+    /// An empty instance.
+    pub fn new() -> Model {
+        Model::default()
     }
 
     /// The record in `slot`, if that slot was ever filled.
@@ -484,27 +237,10 @@ impl Model {
             .min_by_key(|s| (rank(self.records[*s].branch), std::cmp::Reverse(*s)))
     }
 
-    /// Whether `slot` is a record that is gone and whose family and version (so, in the
-    /// system, whose uid) were given again to a record that exists: only possible when
-    /// [`Rules::never_reuse_suffixes`] is off. Such a slot cannot be told apart from the new
-    /// record by the system, so tests do not aim operations at it.
-    pub fn is_aliased(&self, slot: usize) -> bool {
-        let Some(r) = self.records.get(slot) else { return false };
-        !r.exists()
-            && self.existing().any(|s| self.records[s].family == r.family && self.records[s].version == r.version)
-    }
-
     /// The version index the next save into `family` gets.
+    /// Suffixes are never reused (spec 1 §4, invariant 4): one past the highest ever given.
     pub fn next_version(&self, family: usize) -> u32 {
-        if self.rules.never_reuse_suffixes {
-            self.families[family].max_version_ever + 1
-        } else {
-            self.existing()
-                .filter(|s| self.records[*s].family == family)
-                .map(|s| self.records[s].version)
-                .max()
-                .map_or(0, |m| m + 1)
-        }
+        self.families[family].max_version_ever + 1
     }
 
     /// Apply an operation; returns what the system must answer.
@@ -739,9 +475,6 @@ impl Model {
     fn save(&mut self, req: &SaveRequest) -> Result<SaveExpect, ErrorKind> {
         let real = req.key.is_some() && req.real;
         let head = req.key.as_deref().and_then(|k| self.family_head_by_key(k));
-        if real && !self.rules.dedup_before_real_key_check {
-            self.check_real_key(req.key.as_deref().expect("real keys have a key"), head)?;
-        }
         // The bytes are written first to the managed key of the uid the save would take. That
         // only matters if an earlier record with the same uid left kept bytes there.
         let suffix = req.key.as_deref().map(key_suffix).unwrap_or_default();
@@ -790,17 +523,10 @@ impl Model {
                 }
             }
         }
-        if real && self.rules.dedup_before_real_key_check {
+        // De-duplication (and bringing identical content back from the trash) comes first
+        // (spec 1 row 10, spec 2 §5); only then must a real key's path be free or the family's.
+        if real {
             self.check_real_key(req.key.as_deref().expect("real keys have a key"), head)?;
-        }
-        if !self.rules.duplicates_under_same_key
-            && req.key.is_some()
-            && self.existing().any(|s| self.records[s].key == req.key && self.records[s].content == req.content)
-        {
-            if let Some(w) = &written {
-                self.objects.remove(w);
-            }
-            return Err(ErrorKind::Conflict);
         }
         let (family, version) = match head {
             Some(h) => {
@@ -937,95 +663,4 @@ enum BranchOp {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn save(m: &mut Model, content: &str, key: Option<&str>, real: bool) -> Expect {
-        m.apply(&Op::Save(SaveRequest {
-            content: content.as_bytes().to_vec(),
-            key: key.map(str::to_owned),
-            real,
-            allow_duplicate: false,
-        }))
-    }
-
-    #[test]
-    fn versions_heads_and_trash() {
-        let mut m = Model::new(Rules::spec());
-        assert_eq!(save(&mut m, "a", Some("k.txt"), false), Expect::Saved(SaveExpect::Created { slot: 0 }));
-        assert_eq!(
-            save(&mut m, "a", Some("other.txt"), false),
-            Expect::Saved(SaveExpect::Existing { candidates: vec![0] })
-        );
-        assert_eq!(
-            save(&mut m, "b", Some("k.txt"), false),
-            Expect::Saved(SaveExpect::NewVersion { slot: 1, previous: 0 })
-        );
-        assert!(!m.is_latest(0) && m.is_latest(1));
-        assert_eq!(
-            m.apply(&Op::Trash(vec![1])),
-            Expect::Moved(vec![(1, Transition::Move { from: BranchId::MAIN, to: BranchId::TRASH })])
-        );
-        assert!(m.is_latest(0) && m.is_latest(1), "one head per branch");
-        assert_eq!(m.apply(&Op::Delete(1)), Expect::Failed(ErrorKind::AlreadyInTrash));
-        assert_eq!(save(&mut m, "b", Some("k.txt"), false), Expect::Saved(SaveExpect::RestoredFromTrash { slot: 1 }));
-        assert_eq!(
-            m.apply(&Op::Restore(vec![1])),
-            Expect::Moved(vec![(1, Transition::NoOp { reason: NoOpReason::AlreadyLive })])
-        );
-    }
-
-    #[test]
-    fn replace_and_collections() {
-        let mut m = Model::new(Rules::spec());
-        save(&mut m, "a", Some("k.txt"), true);
-        save(&mut m, "b", Some("j.txt"), false);
-        let replace = |slot, content: &str, suffix: &str| Op::Replace {
-            slot,
-            content: content.as_bytes().to_vec(),
-            suffix: suffix.to_owned(),
-        };
-        assert_eq!(m.apply(&replace(0, "a", ".txt")), Expect::Replaced(ReplaceExpect::Unchanged { slot: 0 }));
-        let Expect::Replaced(ReplaceExpect::Replaced { renamed, moved, .. }) = m.apply(&replace(0, "c", ".csv")) else {
-            panic!()
-        };
-        assert_eq!(renamed, Some(("k.txt".into(), "k.csv".into())));
-        assert_eq!(moved, Some((Location::Real("k.txt".into()), Location::Real("k.csv".into()))));
-        assert!(!m.objects.contains_key(&Location::Real("k.txt".into())));
-        save(&mut m, "d", Some("k.txt"), false);
-        assert_eq!(m.records[2].family, 2, "the renamed head no longer holds the key");
-        assert_eq!(m.apply(&replace(2, "e", ".csv")), Expect::Failed(ErrorKind::InvalidInput));
-        m.apply(&Op::DeletePermanently(vec![2], StoragePolicy::Auto));
-        assert_eq!(m.apply(&replace(2, "e", ".csv")), Expect::Failed(ErrorKind::NotFound));
-
-        let create = Op::CreateCollection { members: vec![1, 0], key: Some("c".into()) };
-        assert_eq!(m.apply(&create), Expect::Collection(CollectionExpect::Created { slot: 0 }));
-        assert_eq!(m.apply(&create), Expect::Collection(CollectionExpect::Existing { slot: 0 }));
-        assert_eq!(
-            m.apply(&Op::TrashCollections(vec![0])),
-            Expect::CollectionsMoved(vec![(0, Transition::Move { from: BranchId::MAIN, to: BranchId::TRASH })])
-        );
-        assert_eq!(m.apply(&create), Expect::Collection(CollectionExpect::Created { slot: 1 }));
-        let purge = Op::DeletePermanently(vec![1], StoragePolicy::Auto);
-        assert_eq!(m.apply(&purge), Expect::Failed(ErrorKind::Protected));
-        assert_eq!(m.apply(&Op::DeleteCollectionsPermanently(vec![1, 0])), Expect::CollectionsPurged(vec![1, 0]));
-        assert!(matches!(m.apply(&purge), Expect::Purged(_)));
-    }
-
-    #[test]
-    fn storage_policy_and_suffix_rules() {
-        for never_reuse in [true, false] {
-            let mut m = Model::new(Rules { never_reuse_suffixes: never_reuse, ..Rules::spec() });
-            save(&mut m, "a", Some("k.txt"), true);
-            save(&mut m, "b", Some("k.txt"), true);
-            assert_eq!(m.records[0].location, Location::Managed { family: 0, version: 0, suffix: ".txt".into() });
-            assert_eq!(m.records[1].location, Location::Real("k.txt".into()));
-            let Expect::Purged(p) = m.apply(&Op::DeletePermanently(vec![1], StoragePolicy::Auto)) else { panic!() };
-            assert_eq!(p[0].kept, Some(KeepReason::UserVisiblePath));
-            assert!(m.objects.contains_key(&Location::Real("k.txt".into())));
-            assert_eq!(save(&mut m, "c", Some("k.txt"), true), Expect::Failed(ErrorKind::PathOccupied));
-            save(&mut m, "c", Some("k.txt"), false);
-            assert_eq!(m.records[2].version, if never_reuse { 2 } else { 1 });
-        }
-    }
-}
+mod tests;

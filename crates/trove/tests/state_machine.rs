@@ -56,8 +56,8 @@ use trove::{
 use trove_testkit::backends::{Provider, TestBackends, backends_blocking};
 use trove_testkit::invariants::{self, Checked, Stores};
 use trove_testkit::model::{
-    CollectionExpect, Expect, Location, Model, Op, PurgeExpect, ReplaceExpect, Rules, SaveExpect, SaveRequest,
-    TrashCutoff, key_with_suffix,
+    CollectionExpect, Expect, Location, Model, Op, PurgeExpect, ReplaceExpect, SaveExpect, SaveRequest, TrashCutoff,
+    key_with_suffix,
 };
 
 /// Contents: a few bytes from a small alphabet, so identical content (dedup, restore from the
@@ -71,19 +71,6 @@ const SUFFIXES: [&str; 3] = [".txt", ".csv", ""];
 const COLLECTION_KEYS: [&str; 2] = ["c1", "c2"];
 /// Operations per case (1 is the floor shrinking may reach; generated cases average ~15).
 const STEPS: std::ops::Range<usize> = 1..31;
-
-/// Where Trove knowingly differs from the spec today (see the model's `Rules`); each `false`
-/// is a reported bug. Set every flag to `true` to hold Trove to the spec.
-const RULES: Rules = Rules {
-    // Fixed by the version high-water marks (migration m0003): suffixes are never reused.
-    never_reuse_suffixes: true,
-    // Fixed: a real-key save de-duplicates (and restores from the trash) before it checks the
-    // key's path.
-    dedup_before_real_key_check: true,
-    // Fixed (migration m0004): a duplicate on purpose, or empty content, under a key holding
-    // the same content is the family's next version.
-    duplicates_under_same_key: true,
-};
 
 // ---------------------------------------------------------------------------------------------
 // The reference state machine
@@ -134,7 +121,7 @@ impl ReferenceStateMachine for Lifecycle {
     type Transition = Op;
 
     fn init_state() -> BoxedStrategy<Model> {
-        Just(Model::new(RULES)).boxed()
+        Just(Model::new()).boxed()
     }
 
     fn transitions(state: &Model) -> BoxedStrategy<Op> {
@@ -177,18 +164,14 @@ impl ReferenceStateMachine for Lifecycle {
     fn preconditions(state: &Model, op: &Op) -> bool {
         // Shrinking may remove the save that created a slot; and the model must be able to tell
         // which record the system will pick.
-        if !op.record_slots().iter().all(|s| *s < state.records.len() && !state.is_aliased(*s)) {
+        if !op.record_slots().iter().all(|s| *s < state.records.len()) {
             return false;
         }
         if !op.collection_slots().iter().all(|c| *c < state.collections.len()) {
             return false;
         }
-        // Not generated: saves whose answer depends on uid order, and saves that fail with
-        // Conflict (a known bug, see RULES) only after the façade's retries (seconds each).
-        !matches!(
-            state.clone().apply(op),
-            Expect::Saved(SaveExpect::Undetermined) | Expect::Failed(ErrorKind::Conflict)
-        )
+        // Not generated: saves whose answer depends on uid order.
+        !matches!(state.clone().apply(op), Expect::Saved(SaveExpect::Undetermined))
     }
 }
 

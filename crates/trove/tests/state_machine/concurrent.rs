@@ -885,7 +885,7 @@ fn run_case<B: Backend>(rounds: &[Round]) {
     let sources = tempfile::tempdir().expect("a directory for replace sources");
     let writers: Vec<Writer> = (0..WRITERS).map(|n| Writer::start(n, opened.connect.clone())).collect();
     let (trove, store) = (&opened.trove, &opened.store);
-    let mut model = Model::new(RULES);
+    let mut model = Model::new();
     let mut ids = Ids::default();
     // Per key: how many saves ran under it in rounds with another save under it.
     let mut reservations: BTreeMap<String, u32> = BTreeMap::new();
