@@ -48,20 +48,8 @@ fn mtime(p: &Path) -> Option<SystemTime> {
 
 /// The newest modification time among the files under `dir`.
 fn newest_under(dir: &Path) -> Option<SystemTime> {
-    let mut newest = None;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                newest = newest.max(mtime(&p));
-            }
-        }
-    }
-    newest
+    let entries = trove_testkit::files::walk(dir).ok()?;
+    entries.into_iter().filter(|e| !e.is_dir).filter_map(|e| mtime(&e.path)).max()
 }
 
 fn is_fresh(bin: &Path) -> bool {

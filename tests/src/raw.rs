@@ -43,22 +43,7 @@ pub struct S3Root {
 /// Every file under `dir` (symbolic links included, never followed), as relative
 /// `/`-separated paths, sorted.
 pub fn walk(dir: &Path) -> std::io::Result<Vec<String>> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d)? {
-            let e = e?;
-            let p = e.path();
-            if e.file_type()?.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).expect("inside the walked folder");
-                out.push(rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"));
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
+    Ok(trove_testkit::files::walk(dir)?.into_iter().filter(|e| !e.is_dir).map(|e| e.rel).collect())
 }
 
 impl RawStore {

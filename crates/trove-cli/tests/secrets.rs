@@ -86,17 +86,7 @@ fn assert_hidden(secret: &str, text: &str, what: &str) {
 
 /// Every regular file below `dir`.
 fn files_below(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else { return out };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(files_below(&p));
-        } else if p.is_file() {
-            out.push(p);
-        }
-    }
-    out
+    trove_testkit::files::files(dir).into_iter().map(|e| e.path).filter(|p| p.is_file()).collect()
 }
 
 /// The secret is in no file below `dirs`, except in `allowed`, whose mode must be 0600 (and its

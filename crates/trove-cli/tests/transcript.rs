@@ -262,19 +262,8 @@ fn collections_and_labels_ask_before_deleting_for_good() {
 
 /// Every file under `dir`, relative, sorted (the catalog files excepted: they are the catalog).
 fn files_under(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let rel = e.path().strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-            if e.file_type().unwrap().is_dir() {
-                stack.push(e.path());
-            } else if !rel.starts_with(".trove/trove.db") {
-                out.push(rel);
-            }
-        }
-    }
-    out.sort();
+    let mut out = trove_testkit::files::file_paths(dir);
+    out.retain(|rel| !rel.starts_with(".trove/trove.db"));
     out
 }
 

@@ -107,19 +107,7 @@ fn mtime(p: &Path) -> SystemTime {
 }
 
 fn files_below(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            if e.path().is_dir() {
-                stack.push(e.path());
-            } else {
-                out.push(e.path().strip_prefix(dir).unwrap().to_string_lossy().into_owned());
-            }
-        }
-    }
-    out.sort();
-    out
+    trove_testkit::files::file_paths(dir)
 }
 
 /// The reference walk-through on S3 and GCS: where bytes land, where the cache puts them,

@@ -106,21 +106,18 @@ fn is_catalog_file(rel: &str) -> bool {
     rel.starts_with(".trove/trove.db")
 }
 
-fn walk_disk(root: &Path, dir: &Path, out: &mut BTreeSet<String>) {
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let ft = e.file_type().unwrap();
-        let rel = e.path().strip_prefix(root).unwrap().to_string_lossy().into_owned();
-        if ft.is_dir() {
+/// Every file and folder (`name/`) below `root`, the catalog's files aside.
+fn walk_disk(root: &Path) -> BTreeSet<String> {
+    let entries = trove_testkit::files::walk(root).unwrap();
+    entries
+        .into_iter()
+        .filter_map(|e| match e.is_dir {
             // Folders count too: a refused operation leaves no empty folder behind either
             // (`.trove/staging/` itself is part of the managed area's layout, like `.trove/`).
-            if rel != ".trove/staging" {
-                out.insert(format!("{rel}/"));
-            }
-            walk_disk(root, &e.path(), out);
-        } else if !is_catalog_file(&rel) {
-            out.insert(rel);
-        }
-    }
+            true => (e.rel != ".trove/staging").then(|| format!("{}/", e.rel)),
+            false => (!is_catalog_file(&e.rel)).then_some(e.rel),
+        })
+        .collect()
 }
 
 async fn snapshot(i: &Instance) -> Snapshot {
@@ -138,10 +135,7 @@ async fn snapshot(i: &Instance) -> Snapshot {
         .filter(|m| !is_catalog_file(&m.key))
         .map(|m| (m.key, m.size))
         .collect();
-    let mut disk = BTreeSet::new();
-    if let Some(root) = i.store.local_path("") {
-        walk_disk(&root, &root, &mut disk);
-    }
+    let disk = i.store.local_path("").map(|root| walk_disk(&root)).unwrap_or_default();
     Snapshot { records, objects, disk }
 }
 

@@ -53,23 +53,9 @@ impl Fixture {
 
     /// Every stored file below the root, except the catalog and the marker.
     fn stored(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        walk(&self.root, &self.root, &mut out);
+        let mut out = trove_testkit::files::file_paths(&self.root);
         out.retain(|p| !p.starts_with(".trove/trove.db") && p != ".trove/storage.json");
-        out.sort();
         out
-    }
-}
-
-fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            walk(&p, root, out);
-        } else {
-            out.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
-        }
     }
 }
 
@@ -228,10 +214,7 @@ async fn folders_hash_names_and_replace() {
     assert_eq!((b.uid.clone(), b.n_files, b.size), (a.uid.clone(), Some(2), 5));
     assert_ne!(b.hash, a.hash);
     let dir = f.trove.cache(&b).await.unwrap();
-    let mut files = Vec::new();
-    walk(&dir, &dir, &mut files);
-    files.sort();
-    assert_eq!(files, vec!["a.txt", "e.txt"]);
+    assert_eq!(trove_testkit::files::file_paths(&dir), vec!["a.txt", "e.txt"]);
     assert_eq!(std::fs::read_to_string(dir.join("a.txt")).unwrap(), "AAAA");
     assert!(!f.stored().iter().any(|p| p.contains("staging")));
     assert!(f.trove.fsck(&trove::FsckOptions::default().verify_hashes()).await.unwrap().is_empty());

@@ -49,27 +49,16 @@ impl Fixture {
 
     /// Every object in the managed area except the catalog and the marker.
     fn managed_objects(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        walk(&self.root.join(".trove"), &self.root, &mut out);
+        let mut out: Vec<String> = trove_testkit::files::file_paths(&self.root.join(".trove"))
+            .into_iter()
+            .map(|p| format!(".trove/{p}"))
+            .collect();
         out.retain(|p| !p.starts_with(".trove/trove.db") && p != ".trove/storage.json");
-        out.sort();
         out
     }
 
     async fn main_uids(&self) -> Vec<String> {
         self.trove.list(&ArtifactQuery::new()).await.unwrap().into_iter().map(|a| a.uid.to_string()).collect()
-    }
-}
-
-fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            walk(&p, root, out);
-        } else {
-            out.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
-        }
     }
 }
 

@@ -130,21 +130,8 @@ fn read_local(p: &Path, folder: bool) -> Vec<(String, String)> {
     if !folder {
         return vec![(String::new(), std::fs::read_to_string(p).unwrap())];
     }
-    let mut out = Vec::new();
-    let mut stack = vec![p.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let q = e.path();
-            if q.is_dir() {
-                stack.push(q);
-            } else {
-                let rel = q.strip_prefix(p).unwrap().to_string_lossy().replace('\\', "/");
-                out.push((rel, std::fs::read_to_string(&q).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
+    let files = trove_testkit::files::files(p);
+    files.into_iter().map(|e| (e.rel, std::fs::read_to_string(&e.path).unwrap())).collect()
 }
 
 #[tokio::test]

@@ -87,22 +87,15 @@ pub async fn check_bytes(trove: &Trove, default: &Arc<dyn ObjectStore>) -> Check
 
 /// Trove's hash of a local folder (its files, by `/`-separated relative path).
 fn hash_local_folder(root: &Path) -> ContentHash {
-    let mut entries = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let mut h = ContentHasher::new();
-                h.update(&std::fs::read(&p).unwrap());
-                let c = h.finish();
-                let rel = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
-                entries.push(FolderEntry { path: rel, hash: c.hash, size: c.size });
-            }
-        }
-    }
+    let entries: Vec<FolderEntry> = trove_testkit::files::files(root)
+        .into_iter()
+        .map(|e| {
+            let mut h = ContentHasher::new();
+            h.update(&std::fs::read(&e.path).unwrap());
+            let c = h.finish();
+            FolderEntry { path: e.rel, hash: c.hash, size: c.size }
+        })
+        .collect();
     folder_hash(&entries)
 }
 
