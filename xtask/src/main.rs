@@ -15,7 +15,7 @@ use std::process::ExitCode;
 const TASKS: &[(&str, &str)] = &[
     ("bench", "run the benchmark workloads in release mode; JSON in target/bench/bench.json"),
     ("ci", "fmt check, clippy -D warnings, test images, every test; phase timings (--skip-lint)"),
-    ("tidy", "check the layering of docs/ARCHITECTURE.md against the crate graph"),
+    ("tidy", "check the invariants of docs/ARCHITECTURE.md: crate graph, sources, module cycles"),
     ("test-images", "build the local test-server image and binaries when missing (--force rebuilds)"),
 ];
 
