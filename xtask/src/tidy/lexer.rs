@@ -139,7 +139,7 @@ pub(super) fn find_word(code: &str, word: &str) -> Vec<usize> {
         .filter(|(at, _)| {
             let before = code[..*at].chars().next_back();
             let after = code[at + word.len()..].chars().next();
-            !before.is_some_and(is_ident) && !(word_ends_in_ident && after.is_some_and(is_ident))
+            !(before.is_some_and(is_ident) || word_ends_in_ident && after.is_some_and(is_ident))
         })
         .map(|(at, _)| at)
         .collect()

@@ -224,7 +224,7 @@ pub(super) fn check_lengths(sources: &[Source], problems: &mut Vec<String>) {
 pub(super) fn long_files(sources: &[Source]) -> Vec<(String, usize)> {
     let mut long: Vec<(String, usize)> =
         sources.iter().map(|s| (s.rel.clone(), s.text.lines().count())).filter(|(_, n)| *n > MAX_LINES).collect();
-    long.sort_by(|a, b| b.1.cmp(&a.1));
+    long.sort_by_key(|(_, lines)| std::cmp::Reverse(*lines));
     long
 }
 
