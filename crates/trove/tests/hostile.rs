@@ -111,11 +111,14 @@ fn walk_disk(root: &Path) -> BTreeSet<String> {
     let entries = trove_testkit::files::walk(root).unwrap();
     entries
         .into_iter()
-        .filter_map(|e| match e.is_dir {
-            // Folders count too: a refused operation leaves no empty folder behind either
-            // (`.trove/staging/` itself is part of the managed area's layout, like `.trove/`).
-            true => (e.rel != ".trove/staging").then(|| format!("{}/", e.rel)),
-            false => (!is_catalog_file(&e.rel)).then_some(e.rel),
+        .filter_map(|e| {
+            if e.is_dir {
+                // Folders count too: a refused operation leaves no empty folder behind either
+                // (`.trove/staging/` itself is part of the managed area's layout, like `.trove/`).
+                (e.rel != ".trove/staging").then(|| format!("{}/", e.rel))
+            } else {
+                (!is_catalog_file(&e.rel)).then_some(e.rel)
+            }
         })
         .collect()
 }
