@@ -1,7 +1,7 @@
 //! Replace (spec 2, section 6), folders and shared-store folders (spec 2, section 5), on the
 //! embedded default (SQLite + local disk), with crash safety checked under fault injection.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use trove::domain::ports::ObjectStore;
