@@ -4,7 +4,7 @@
 //! Each check is a public `async fn(Arc<dyn Catalog>) -> CheckResult` that fails (returns an
 //! `Err` or panics) with a message naming the broken guarantee, on a fresh, empty catalog; the
 //! results read as the object-store suite's do ([`crate::check`]).
-//! [`catalog_suite!`](crate::catalog_suite) turns them into one `#[tokio::test]` each, so every
+//! [`catalog_suite!`](crate::catalog_suite!) turns them into one `#[tokio::test]` each, so every
 //! failing check is reported on its own:
 //!
 //! ```text

@@ -8,7 +8,7 @@
 //! `store_suite/checks.rs` and are all re-exported here.
 //!
 //! Two ways to run it:
-//! * [`store_suite!`](crate::store_suite) generates one `#[tokio::test]` per check, so each
+//! * [`store_suite!`](crate::store_suite!) generates one `#[tokio::test]` per check, so each
 //!   failure is visible by name:
 //!   ```text
 //!   async fn fs_store() -> (Arc<dyn ObjectStore>, tempfile::TempDir) { ... }
