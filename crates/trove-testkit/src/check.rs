@@ -1,5 +1,5 @@
-//! What a conformance check concludes, the same for both suites ([`crate::catalog_suite`],
-//! [`crate::store_suite`]).
+//! What a conformance check concludes, the same for both suites
+//! ([`catalog_suite`](mod@crate::catalog_suite), [`store_suite`](mod@crate::store_suite)).
 //!
 //! A check is an `async fn(target) -> CheckResult`: `Ok(Outcome::Passed)`,
 //! `Ok(Outcome::Skipped(why))` when the target lacks what the check needs (a capability), or

@@ -1,8 +1,10 @@
 //! # trove-testkit
 //!
 //! What every implementation of Trove's ports, and every test of Trove, builds on:
-//! * [`catalog_suite`]: the conformance suite every [`trove_domain::ports::Catalog`] passes;
-//! * [`store_suite`]: the conformance suite every [`trove_domain::ports::ObjectStore`] passes;
+//! * [`catalog_suite`](mod@catalog_suite): the conformance suite every
+//!   [`trove_domain::ports::Catalog`] passes;
+//! * [`store_suite`](mod@store_suite): the conformance suite every
+//!   [`trove_domain::ports::ObjectStore`] passes;
 //! * [`check`]: what a check of either suite concludes ([`check::CheckResult`]) and how a run
 //!   is reported ([`check::SuiteReport`]);
 //! * [`strategies`]: proptest strategies for keys, contents and operation sequences;

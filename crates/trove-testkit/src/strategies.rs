@@ -93,7 +93,7 @@ const KEY_PIECES: &[&str] = &[
 ];
 
 /// Arbitrary key-like text for fuzzing key parsing and the key-to-path mappings: arbitrary
-/// Unicode strings, concatenations of [`KEY_PIECES`] (mostly invalid, often valid), and long
+/// Unicode strings, concatenations of `KEY_PIECES` (mostly invalid, often valid), and long
 /// names near the segment, suffix and key length limits.
 pub fn key_text() -> impl Strategy<Value = String> {
     let pieces = proptest::collection::vec(proptest::sample::select(KEY_PIECES), 0..16).prop_map(|p| p.concat());
