@@ -14,8 +14,15 @@ use crate::binary::trove_bin;
 use crate::raw::RawStore;
 
 /// Files in the storage root that belong to no artifact by design.
-const INSTANCE_FILES: &[&str] =
-    &[".trove/storage.json", ".trove/trove.db", ".trove/trove.db-wal", ".trove/trove.db-shm"];
+const INSTANCE_FILES: &[&str] = &[
+    ".trove/storage.json",
+    ".trove/trove.db",
+    ".trove/trove.db-wal",
+    ".trove/trove.db-shm",
+    // An instance in a bucket: its write lease and its writers' mode.
+    ".trove/lease",
+    ".trove/catalog.json",
+];
 
 /// An initialised instance, removed (database, folders) when dropped.
 pub struct Instance {
@@ -139,6 +146,45 @@ impl Instance {
         Some(inst)
     }
 
+    /// A fresh instance entirely in an S3 bucket from the test harness: the SQLite catalog at
+    /// `<root>/.trove/trove.db` in the bucket, no database server (spec 3). `TROVE_INSTANCE` is
+    /// the root URL. `None` (with a note) when the harness's provider has no S3 server.
+    pub fn bucket_s3() -> Option<Instance> {
+        Instance::bucket_s3_with(&[])
+    }
+
+    /// [`Instance::bucket_s3`] with more environment for every process (e.g. `TROVE_LEASE_TTL`).
+    pub fn bucket_s3_with(extra_env: &[(&'static str, &str)]) -> Option<Instance> {
+        let b = backends_blocking();
+        let Some(bucket) = b.s3_bucket_blocking() else {
+            eprintln!("skipped on bucket+s3: provider {} gives no S3", b.provider());
+            return None;
+        };
+        let work = tempfile::Builder::new().prefix("trove-e2e-").tempdir().expect("a temporary folder");
+        let prefix = "e2e";
+        let mut env = vec![
+            ("AWS_ENDPOINT_URL", bucket.endpoint.clone()),
+            ("AWS_REGION", bucket.region.clone()),
+            ("AWS_ACCESS_KEY_ID", bucket.access_key_id.clone()),
+            ("AWS_SECRET_ACCESS_KEY", bucket.secret_access_key.clone()),
+        ];
+        env.extend(extra_env.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        let root = format!("s3://{}/{prefix}", bucket.bucket);
+        let inst = Instance {
+            name: "bucket+s3",
+            locator: root.clone(),
+            catalog_url: String::new(),
+            raw: RawStore::s3(&bucket, prefix),
+            root,
+            env,
+            work,
+            bucket: Some(bucket),
+            _db: None,
+        };
+        inst.init(&[]);
+        Some(inst)
+    }
+
     fn init(&self, extra: &[&str]) {
         let mut args = vec!["init", "--storage", &self.root, "--name", "e2e"];
         args.extend_from_slice(extra);
@@ -146,7 +192,7 @@ impl Instance {
         assert!(r.ok(), "{}: {}", self.name, r.describe());
     }
 
-    /// The S3 bucket, for `postgres+s3`.
+    /// The S3 bucket, for `postgres+s3` and `bucket+s3`.
     pub fn bucket(&self) -> Option<&S3Bucket> {
         self.bucket.as_ref()
     }
