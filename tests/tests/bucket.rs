@@ -38,10 +38,17 @@ fn exists(inst: &Instance, key: &str) -> bool {
     inst.raw.list().iter().any(|o| o.key == key)
 }
 
-/// Seed 004, through the CLI, on an instance whose catalog is `.trove/trove.db` in the bucket.
+/// Seed 004, through the CLI, on an instance whose catalog is `.trove/trove.db` in the bucket:
+/// on garage (single writer) and on a server with conditional writes (moto).
 #[test]
 fn seed_004_walkthrough_in_a_bucket() {
-    let Some(inst) = Instance::bucket_s3() else { return };
+    for inst in [Instance::bucket_s3(), Instance::bucket_conditional(&[])].into_iter().flatten() {
+        walkthrough(inst);
+    }
+}
+
+fn walkthrough(inst: Instance) {
+    eprintln!("seed 004 on {}", inst.name);
     let root = inst.root.clone();
     // init put the catalog in the bucket, and nothing but Trove's own files.
     assert!(exists(&inst, ".trove/trove.db"), "the catalog is in the bucket");
@@ -161,7 +168,7 @@ fn seed_004_walkthrough_in_a_bucket() {
 /// change survives, and the bucket holds exactly what the records say.
 #[test]
 fn two_writers_lose_nothing() {
-    let Some(inst) = Instance::bucket_s3_with(&[("TROVE_LEASE_WAIT", "120")]) else { return };
+    let Some(inst) = Instance::bucket_conditional(&[("TROVE_LEASE_WAIT", "120")]) else { return };
     let rounds = 6 * trove_e2e::scale();
     let mut files = BTreeMap::new();
     for actor in ["alpha", "beta"] {
@@ -210,7 +217,7 @@ fn two_writers_lose_nothing() {
 /// then takes it over and works; fsck and gc leave the instance clean.
 #[test]
 fn a_killed_writer_s_lease_lapses() {
-    let Some(inst) = Instance::bucket_s3_with(&[("TROVE_LEASE_TTL", "3"), ("TROVE_LEASE_WAIT", "30")]) else {
+    let Some(inst) = Instance::bucket_conditional(&[("TROVE_LEASE_TTL", "3"), ("TROVE_LEASE_WAIT", "30")]) else {
         return;
     };
     let dir = inst.scratch("inputs");
@@ -276,7 +283,7 @@ fn a_killed_writer_s_lease_lapses() {
 /// it cannot overwrite anything afterwards.
 #[test]
 fn unlock_breaks_a_live_lease() {
-    let Some(inst) = Instance::bucket_s3_with(&[("TROVE_LEASE_WAIT", "1")]) else { return };
+    let Some(inst) = Instance::bucket_conditional(&[("TROVE_LEASE_WAIT", "1")]) else { return };
     // A lease held by a writer elsewhere, for an hour.
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let at = |secs: u64| {
@@ -328,10 +335,9 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[test]
 #[ignore = "a measurement: prints timings, asserts nothing"]
 fn lease_cost() {
-    let Some(bucket) = Instance::bucket_s3() else { return };
-    let Some(postgres) = Instance::postgres_s3() else { return };
     let runs = 15;
-    for inst in [&bucket, &postgres] {
+    let instances = [Instance::bucket_conditional(&[]), Instance::bucket_s3(), Instance::postgres_s3()];
+    for inst in instances.iter().flatten() {
         let dir = inst.scratch("cost");
         let mut timings: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
         let mut time = |what: &'static str, args: &[&str]| {

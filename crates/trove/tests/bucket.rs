@@ -119,6 +119,9 @@ async fn servers() -> Vec<(&'static str, Arc<dyn ObjectStore>)> {
     if let Some(bucket) = b.gcs_bucket().await {
         out.push(("fake-gcs-server (GCS)", common::gcs_store(&bucket)));
     }
+    if let Some(bucket) = b.conditional_s3_bucket().await {
+        out.push(("moto (S3)", common::s3_store(&bucket)));
+    }
     if out.is_empty() {
         eprintln!("skipped: provider {} gives no S3 or GCS server", b.provider());
     }

@@ -177,7 +177,9 @@ pub(crate) async fn acquire(
     catalog_version: Option<String>,
     on_wait: Option<&LeaseWaitHook>,
 ) -> Result<Held> {
-    let deadline = tokio::time::Instant::now() + settings.wait;
+    let started = tokio::time::Instant::now();
+    let deadline = started + settings.wait;
+    let mut told = false;
     let mut pause = Duration::from_millis(50);
     let mut last_seen: Option<LeaseInfo> = None;
     loop {
@@ -207,9 +209,12 @@ pub(crate) async fn acquire(
                 }
             }
             Some((held, _)) => {
-                if last_seen.is_none()
+                // Said once, and only when the wait is noticeable (not for a unit of work's turn).
+                if !told
+                    && started.elapsed() >= Duration::from_secs(1)
                     && let Some(hook) = on_wait
                 {
+                    told = true;
                     hook(&held, settings.wait);
                 }
                 last_seen = Some(held);
