@@ -299,14 +299,14 @@ fn unlock_breaks_a_live_lease() {
     inst.raw.put(".trove/lease", serde_json::to_vec(&lease).unwrap());
     let path = inst.scratch("in").join("x.txt");
     std::fs::write(&path, "x\n").unwrap();
-    let waited = inst.run("w", &["save", path.to_str().unwrap()]);
+    let waited = inst.run("w", &["save", path.to_str().unwrap(), "--key", "x.txt"]);
     assert_eq!(waited.code, Some(5), "a held lease: the writer waits, then fails cleanly: {}", waited.describe());
     assert!(waited.stderr.contains("someone@elsewhere pid 4242"), "the message names the holder: {}", waited.stderr);
     let no = inst.run("w", &["instance", "unlock"]);
     assert!(!no.ok() && no.stderr.contains("someone@elsewhere"), "without a terminal or --yes: {}", no.describe());
     let yes = ok(inst.run("w", &["instance", "unlock", "--yes"]));
     assert!(yes.stdout.contains("broke the lease"), "{}", yes.stdout);
-    let a = first(&inst, "w", &["save", path.to_str().unwrap()]);
+    let a = first(&inst, "w", &["save", path.to_str().unwrap(), "--key", "x.txt"]);
     clean(
         &inst,
         "w",
@@ -348,7 +348,7 @@ fn lease_cost() {
         // Warm the actor's copy and user row first.
         let warm = dir.join("warm.txt");
         std::fs::write(&warm, "warm\n").unwrap();
-        time("warm-up save", &["save", warm.to_str().unwrap()]);
+        time("warm-up save", &["save", warm.to_str().unwrap(), "--key", "warm.txt"]);
         for i in 0..runs {
             let path = dir.join(format!("f{i}.txt"));
             std::fs::write(&path, format!("content {i}\n")).unwrap();
