@@ -148,7 +148,7 @@ fn exit_code(kind: ErrorKind) -> u8 {
         ErrorKind::InvalidInput | ErrorKind::InvalidKey | ErrorKind::UnsupportedSource => 2,
         ErrorKind::NotFound | ErrorKind::SourceNotFound => 3,
         ErrorKind::AlreadyInTrash | ErrorKind::InvalidTransition | ErrorKind::Protected | ErrorKind::PathOccupied => 4,
-        ErrorKind::Conflict | ErrorKind::StaleRevises | ErrorKind::SourceChanged => 5,
+        ErrorKind::Conflict | ErrorKind::StaleRevises | ErrorKind::SourceChanged | ErrorKind::Locked => 5,
         ErrorKind::NotManaged | ErrorKind::Unsupported => 6,
         _ => 1,
     }

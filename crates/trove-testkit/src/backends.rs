@@ -552,7 +552,10 @@ impl S3Bucket {
     /// during a large upload leaves one. Panics if the admin API does not answer.
     pub fn unfinished_uploads(&self) -> UnfinishedUploads {
         let Some((addr, token)) = &self.admin else {
-            panic!("trove-testkit: bucket {} is on moto, which has no admin API to count unfinished uploads", self.bucket)
+            panic!(
+                "trove-testkit: bucket {} is on moto, which has no admin API to count unfinished uploads",
+                self.bucket
+            )
         };
         let auth = format!("Bearer {token}");
         let path = format!("/v2/GetBucketInfo?globalAlias={}", self.bucket);

@@ -518,7 +518,11 @@ impl Backend for PostgresGcs {
 /// An instance in a bucket (spec 3): the SQLite catalog at `.trove/trove.db` in the bucket,
 /// with no database server; the second client has its own cache folder (its own working
 /// copies), as another machine would.
-fn open_in_bucket(bucket: trove_testkit::backends::S3Bucket, single_writer: bool, rt: &tokio::runtime::Runtime) -> Opened {
+fn open_in_bucket(
+    bucket: trove_testkit::backends::S3Bucket,
+    single_writer: bool,
+    rt: &tokio::runtime::Runtime,
+) -> Opened {
     let cfg = trove_storage::S3Config {
         endpoint: Some(bucket.endpoint.clone()),
         region: bucket.region.clone(),

@@ -224,7 +224,7 @@ pub(crate) async fn acquire(
         if now >= deadline {
             let who = last_seen.map(|h| h.describe()).unwrap_or_else(|| "held by another writer".into());
             return Err(Error::new(
-                ErrorKind::Conflict,
+                ErrorKind::Locked,
                 format!(
                     "the instance at {} is being written: its lease is {who}; waited {:.0} s. Try again \
                      later; if that process is gone, its lease lapses by itself at its expiry, or break it \
