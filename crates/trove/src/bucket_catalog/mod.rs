@@ -1,9 +1,9 @@
 //! An instance that lives entirely in a bucket (spec 3): its catalog is a SQLite file at
 //! `<root>/.trove/trove.db`, read and written through local working copies.
 //!
-//! * **Reads** run on the copy of the bucket's current version (`copies.rs`). A command stats
-//!   the remote catalog once (a read within [`FRESH_FOR`] of the last look reuses it) and
-//!   downloads only when the version (S3 ETag, GCS generation) differs from the copy's.
+//! * **Reads** run on the copy of the bucket's current version (`copies.rs`). Each read stats
+//!   the remote catalog (one metadata request; see [`FRESH_FOR`]) and downloads only when the
+//!   version (S3 ETag, GCS generation) differs from the copy's.
 //! * **Writes**: each unit of work of the [`Catalog`] port takes the lease (`lease.rs`), copies
 //!   the current version to a private file, runs there, and uploads the file with a
 //!   precondition on the version it started from (`If-Match` / `ifGenerationMatch`); then the
@@ -50,8 +50,11 @@ pub(crate) const MODE_KEY: &str = ".trove/catalog.json";
 /// [`Catalog::backend`] of an instance in a bucket.
 pub(crate) const BACKEND: &str = "sqlite-in-bucket";
 
-/// How long a look at the remote version serves later reads (one command's worth).
-const FRESH_FOR: Duration = Duration::from_secs(1);
+/// How long a look at the remote version serves later reads: none, so that every read sees
+/// what any writer committed before it began, as on a database server (a window here made
+/// reads lag behind another machine's writes). A read that finds the version unchanged costs
+/// that one metadata request.
+const FRESH_FOR: Duration = Duration::ZERO;
 
 /// A SQLite catalog file on local disk, as [`LocalCatalogs`] opens it.
 #[async_trait]
