@@ -290,9 +290,8 @@ pub(crate) async fn open_catalog(
                 &cache.root()?,
                 user.to_owned(),
                 on_wait.cloned(),
-            )?
-            .open()
-            .await?;
+            )?;
+            // Nothing is read yet: the first read (the instance) says if there is none.
             return Ok((Arc::new(catalog), Some(store)));
         }
         other => {

@@ -233,6 +233,7 @@ async fn two_machines_share_an_instance_in_a_bucket() {
         let warm = calls.lock().unwrap().clone();
         eprintln!("{name}: requests of open + list with nothing changed: {warm:?}");
         assert_eq!(warm.get("stat catalog"), Some(&3), "{name}: {warm:?}");
+        assert_eq!(warm.len(), 1, "{name}: nothing else: {warm:?}");
         assert_eq!(warm.get("read catalog"), None, "{name}: no download when unchanged: {warm:?}");
         assert!(warm.keys().all(|k| !k.contains("lease") && !k.starts_with("write")), "reads take no lease: {warm:?}");
 

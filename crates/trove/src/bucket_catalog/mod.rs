@@ -203,12 +203,6 @@ impl BucketCatalog {
         })
     }
 
-    /// Open an existing instance's catalog: it must be there.
-    pub(crate) async fn open(self) -> Result<BucketCatalog> {
-        self.reader().await?;
-        Ok(self)
-    }
-
     /// Record how writers coordinate (at `init`, before the catalog exists). Refused where a
     /// catalog (another instance) is already in the bucket.
     pub(crate) async fn create(self, mode: WriterMode) -> Result<BucketCatalog> {
