@@ -5,7 +5,9 @@
 #   * debootstrap, to build the image's root filesystem (Docker has no registry here);
 #   * the PostgreSQL 15 server and client (the `local` provider; psql for debugging);
 #   * garage 2.5.0 and fake-gcs-server, cached under $TROVE_TEST_CACHE
-#     (default ~/.cache/trove-test-images) by the xtask.
+#     (default ~/.cache/trove-test-images) by the xtask;
+#   * moto's S3 server (PyPI `moto[server]`): an S3 server that honours conditional writes,
+#     which garage ignores (the tests of an instance in a bucket with many writers).
 #
 # Usage: scripts/install-test-deps.sh [--force]   (--force re-creates the image)
 set -euo pipefail
@@ -24,6 +26,11 @@ if [ "${#need[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if ! command -v moto_server >/dev/null 2>&1; then
+  echo "install-test-deps: pip install moto[server]"
+  python3 -m pip install -q 'moto[server]==5.2.5'
 fi
 
 exec cargo xtask test-images "$@"

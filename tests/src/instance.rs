@@ -14,8 +14,15 @@ use crate::binary::trove_bin;
 use crate::raw::RawStore;
 
 /// Files in the storage root that belong to no artifact by design.
-const INSTANCE_FILES: &[&str] =
-    &[".trove/storage.json", ".trove/trove.db", ".trove/trove.db-wal", ".trove/trove.db-shm"];
+const INSTANCE_FILES: &[&str] = &[
+    ".trove/storage.json",
+    ".trove/trove.db",
+    ".trove/trove.db-wal",
+    ".trove/trove.db-shm",
+    // An instance in a bucket: its write lease and its writers' mode.
+    ".trove/lease",
+    ".trove/catalog.json",
+];
 
 /// An initialised instance, removed (database, folders) when dropped.
 pub struct Instance {
@@ -139,6 +146,64 @@ impl Instance {
         Some(inst)
     }
 
+    /// A fresh instance entirely in an S3 bucket on garage from the test harness: the SQLite
+    /// catalog at `<root>/.trove/trove.db` in the bucket, no database server (spec 3).
+    /// garage ignores conditional writes, so the instance is in single-writer mode
+    /// (`init --single-writer`). `TROVE_INSTANCE` is the root URL. `None` (with a note) when
+    /// the harness's provider has no S3 server.
+    pub fn bucket_s3() -> Option<Instance> {
+        let b = backends_blocking();
+        let Some(bucket) = b.s3_bucket_blocking() else {
+            eprintln!("skipped on bucket+s3: provider {} gives no S3", b.provider());
+            return None;
+        };
+        Some(Instance::in_bucket("bucket+s3 (garage, single writer)", bucket, true, &[], &["--single-writer"]))
+    }
+
+    /// A fresh instance entirely in an S3 bucket on a server that honours conditional writes
+    /// (moto, from the harness), with `extra_env` for every process (e.g. `TROVE_LEASE_TTL`):
+    /// many writers, coordinated by the lease. `None` (with a note) without such a server.
+    pub fn bucket_conditional(extra_env: &[(&'static str, &str)]) -> Option<Instance> {
+        let Some(bucket) = backends_blocking().conditional_s3_bucket_blocking() else {
+            eprintln!("skipped on bucket+s3 (conditional writes): no such server");
+            return None;
+        };
+        Some(Instance::in_bucket("bucket+s3 (moto, many writers)", bucket, false, extra_env, &[]))
+    }
+
+    fn in_bucket(
+        name: &'static str,
+        bucket: S3Bucket,
+        garage: bool,
+        extra_env: &[(&'static str, &str)],
+        init: &[&str],
+    ) -> Instance {
+        let work = tempfile::Builder::new().prefix("trove-e2e-").tempdir().expect("a temporary folder");
+        let prefix = "e2e";
+        let mut env = vec![
+            ("AWS_ENDPOINT_URL", bucket.endpoint.clone()),
+            ("AWS_REGION", bucket.region.clone()),
+            ("AWS_ACCESS_KEY_ID", bucket.access_key_id.clone()),
+            ("AWS_SECRET_ACCESS_KEY", bucket.secret_access_key.clone()),
+        ];
+        env.extend(extra_env.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        let root = format!("s3://{}/{prefix}", bucket.bucket);
+        let inst = Instance {
+            name,
+            locator: root.clone(),
+            catalog_url: String::new(),
+            raw: RawStore::s3(&bucket, prefix),
+            root,
+            env,
+            work,
+            // Only garage counts unfinished multipart uploads for the checks.
+            bucket: garage.then_some(bucket),
+            _db: None,
+        };
+        inst.init(init);
+        inst
+    }
+
     fn init(&self, extra: &[&str]) {
         let mut args = vec!["init", "--storage", &self.root, "--name", "e2e"];
         args.extend_from_slice(extra);
@@ -146,7 +211,7 @@ impl Instance {
         assert!(r.ok(), "{}: {}", self.name, r.describe());
     }
 
-    /// The S3 bucket, for `postgres+s3`.
+    /// The S3 bucket, for `postgres+s3` and `bucket+s3`.
     pub fn bucket(&self) -> Option<&S3Bucket> {
         self.bucket.as_ref()
     }

@@ -178,4 +178,21 @@ impl RawStore {
             }
         }
     }
+
+    /// Write `bytes` at `key`, as another program writing into the root would.
+    pub fn put(&self, key: &str, bytes: Vec<u8>) {
+        match self {
+            RawStore::Local(root) => {
+                let path = root.join(key);
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+                }
+                std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+            }
+            RawStore::S3(s3) => {
+                let S3Root { op, rt, uri, .. } = &**s3;
+                rt.block_on(op.write(key, bytes)).unwrap_or_else(|e| panic!("writing {uri}/{key}: {e}"));
+            }
+        }
+    }
 }

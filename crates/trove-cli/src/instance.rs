@@ -10,12 +10,17 @@ use crate::config;
 pub struct InitArgs {
     /// The default storage root: a local folder (created if missing), s3://bucket/prefix or
     /// gs://bucket/prefix (configured from AWS_* / GOOGLE_APPLICATION_CREDENTIALS /
-    /// STORAGE_EMULATOR_HOST; cloud roots need --db).
+    /// STORAGE_EMULATOR_HOST).
     #[arg(long)]
     storage: String,
-    /// Catalog URL (postgresql://...); default: SQLite inside the storage root.
+    /// Catalog URL (postgresql://..., sqlite:///path.db); default: SQLite inside the storage
+    /// root (for s3:// and gs:// roots, in the bucket, shared by every machine through a lease).
     #[arg(long)]
     db: Option<String>,
+    /// For a catalog in a bucket whose server ignores conditional writes: accept that only one
+    /// machine ever writes to the instance (others read). Refused otherwise.
+    #[arg(long)]
+    single_writer: bool,
     /// A name for the instance.
     #[arg(long)]
     name: Option<String>,
@@ -32,8 +37,9 @@ pub async fn init(args: InitArgs, json: bool) -> Result<()> {
         name: args.name,
         keys_virtual: !args.real_keys,
         user: None,
+        single_writer: args.single_writer,
     };
-    let trove = Trove::init(opts).await?;
+    let trove = Trove::builder().on_lease_wait(crate::lease_wait_notice()).init(opts).await?;
     let mut cfg = config::load()?;
     // The handle shows a redacted location; the config keeps what reopens the instance.
     cfg.current = Some(args.db.unwrap_or_else(|| trove.location().to_owned()));
@@ -80,6 +86,13 @@ pub enum InstanceCommand {
     /// Delete the instance: its catalog (the embedded SQLite file, or every Trove table of a
     /// PostgreSQL catalog) and the markers of its storage locations. Refused while artifacts
     /// remain unless --force; their bytes are then kept (and listed) unless --storage delete.
+    /// Break the write lease of an instance in a bucket, after saying whose it is (a crashed
+    /// writer's lease also lapses by itself at its expiry).
+    Unlock {
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
     Delete {
         /// Delete although artifacts remain (on any branch, the trash included).
         #[arg(long)]
@@ -96,6 +109,7 @@ pub enum InstanceCommand {
 /// Run one `trove instance` subcommand.
 pub async fn run(trove: Trove, cmd: InstanceCommand, json: bool) -> Result<()> {
     match cmd {
+        InstanceCommand::Unlock { yes } => unlock(&trove, yes, json).await?,
         InstanceCommand::Delete { force, storage, yes } => {
             let opts = DeleteInstanceOptions { force, storage: StoragePolicy::parse(&storage)? };
             let question =
@@ -126,6 +140,37 @@ pub async fn run(trove: Trove, cmd: InstanceCommand, json: bool) -> Result<()> {
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// `trove instance unlock`: say whose the lease is, confirm, break it.
+async fn unlock(trove: &Trove, yes: bool, json: bool) -> Result<()> {
+    let Some(lease) = trove.lease().await? else {
+        if json {
+            println!("{}", json!({"lease": null, "broken": false}));
+        } else {
+            println!("instance '{}' has no lease: nobody is writing", trove.instance().name);
+        }
+        return Ok(());
+    };
+    let now = chrono::Utc::now();
+    let state = if lease.expired_at(now) { "lapsed" } else { "live" };
+    let question = format!(
+        "the {state} lease of instance '{}' is {}; break it? (a writer still running would then fail to upload)",
+        trove.instance().name,
+        lease.describe()
+    );
+    if !yes && !crate::input::confirm(&question)? {
+        return Err(trove::Error::new(trove::ErrorKind::InvalidInput, "cancelled: the lease was kept"));
+    }
+    let broken = trove.break_lease(&lease).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&json!({"lease": lease, "broken": broken})).expect("json"));
+    } else if broken {
+        println!("broke the lease {}", lease.describe());
+    } else {
+        println!("the lease changed meanwhile (released or taken by another writer): nothing was broken");
     }
     Ok(())
 }

@@ -148,7 +148,7 @@ fn exit_code(kind: ErrorKind) -> u8 {
         ErrorKind::InvalidInput | ErrorKind::InvalidKey | ErrorKind::UnsupportedSource => 2,
         ErrorKind::NotFound | ErrorKind::SourceNotFound => 3,
         ErrorKind::AlreadyInTrash | ErrorKind::InvalidTransition | ErrorKind::Protected | ErrorKind::PathOccupied => 4,
-        ErrorKind::Conflict | ErrorKind::StaleRevises | ErrorKind::SourceChanged => 5,
+        ErrorKind::Conflict | ErrorKind::StaleRevises | ErrorKind::SourceChanged | ErrorKind::Locked => 5,
         ErrorKind::NotManaged | ErrorKind::Unsupported => 6,
         _ => 1,
     }
@@ -156,7 +156,14 @@ fn exit_code(kind: ErrorKind) -> u8 {
 
 async fn open(cli_instance: Option<&str>) -> Result<Trove> {
     let location = config::resolve_instance(cli_instance)?;
-    Trove::open(&location).await
+    Trove::builder().location(&location).on_lease_wait(lease_wait_notice()).open().await
+}
+
+/// What a write that finds another writer's lease (an instance in a bucket) says while it waits.
+pub(crate) fn lease_wait_notice() -> trove::LeaseWaitHook {
+    std::sync::Arc::new(|lease: &trove::LeaseInfo, wait: std::time::Duration| {
+        eprintln!("waiting up to {} s for the write lease, {}", wait.as_secs(), lease.describe());
+    })
 }
 
 /// Runs one command; `Ok` carries the exit status (0, or a finding status of `fsck`/`gc`).

@@ -32,6 +32,9 @@ pub enum ErrorKind {
     Conflict,
     /// `revises` named a version that is no longer the head of its family.
     StaleRevises,
+    /// Another writer holds the instance's write lease (an instance in a bucket) and kept it
+    /// for as long as this writer would wait; not retried: the message names the holder.
+    Locked,
     /// A file already exists at a real key's path and belongs to no artifact.
     PathOccupied,
     /// The storage location is managed by another instance or is read-only.
@@ -69,6 +72,7 @@ impl ErrorKind {
             ErrorKind::InvalidTransition => "invalid_transition",
             ErrorKind::Conflict => "conflict",
             ErrorKind::StaleRevises => "stale_revises",
+            ErrorKind::Locked => "locked",
             ErrorKind::PathOccupied => "path_occupied",
             ErrorKind::NotManaged => "not_managed",
             ErrorKind::Unsupported => "unsupported",

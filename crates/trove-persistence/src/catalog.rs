@@ -63,6 +63,12 @@ impl SeaCatalog {
         self
     }
 
+    /// The user with this handle, if the catalog has one: a read, never a write (unlike
+    /// [`Catalog::ensure_user`](trove_domain::ports::Catalog::ensure_user)).
+    pub async fn user(&self, handle: &str) -> Result<Option<trove_domain::User>> {
+        instance::user(self, handle).await
+    }
+
     /// Close the connection pool.
     pub async fn close(self) -> Result<()> {
         self.db.close().await.ctx("close the catalog")

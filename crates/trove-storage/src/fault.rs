@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use trove_domain::ports::{Capabilities, ObjectMeta, ObjectReader, ObjectStore, ObjectWriter, PutResult};
+use trove_domain::ports::{
+    Capabilities, ObjectMeta, ObjectReader, ObjectStore, ObjectWriter, PutIf, PutResult, WriteCondition,
+};
 use trove_domain::{Error, Result};
 
 /// An operation of the object-store port that faults can target.
@@ -249,6 +251,18 @@ impl ObjectStore for FaultInjection {
 
     async fn delete_leftover(&self, key: &str) -> Result<bool> {
         guarded(&self.shared, FaultOp::Delete, key, self.inner.delete_leftover(key)).await
+    }
+
+    async fn version(&self, key: &str) -> Result<Option<String>> {
+        guarded(&self.shared, FaultOp::Stat, key, self.inner.version(key)).await
+    }
+
+    async fn read_versioned(&self, key: &str) -> Result<Option<(Bytes, String)>> {
+        guarded(&self.shared, FaultOp::OpenReader, key, self.inner.read_versioned(key)).await
+    }
+
+    async fn put_if(&self, key: &str, data: Bytes, condition: &WriteCondition) -> Result<PutIf> {
+        guarded(&self.shared, FaultOp::Close, key, self.inner.put_if(key, data, condition)).await
     }
 }
 

@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 mod aws_profile;
+mod conditional;
 mod config;
 mod error;
 mod fault;

@@ -16,7 +16,9 @@ use futures::{Stream, StreamExt};
 use opendal::layers::{RetryLayer, TimeoutLayer, TracingLayer};
 use opendal::{Operator, services};
 use trove_domain::hash::PART_SIZE;
-use trove_domain::ports::{Capabilities, ObjectMeta, ObjectReader, ObjectStore, ObjectWriter, PutResult};
+use trove_domain::ports::{
+    Capabilities, ObjectMeta, ObjectReader, ObjectStore, ObjectWriter, PutIf, PutResult, WriteCondition,
+};
 use trove_domain::{Error, Result};
 
 use crate::config::{GcsConfig, S3Config, normalize_prefix};
@@ -28,7 +30,7 @@ use crate::transport::install_http_transport;
 
 /// Where the bytes are, for paths and messages.
 #[derive(Debug, Clone)]
-enum Backend {
+pub(crate) enum Backend {
     Fs {
         root: PathBuf,
     },
@@ -192,7 +194,7 @@ impl OpendalStore {
                 native_rename: false,
                 multipart: true,
                 etag_is_md5: true,
-                conditional_write: false,
+                conditional_write: true,
                 batch_delete: true,
                 copy: true,
                 finds_leftovers: true,
@@ -241,7 +243,7 @@ impl OpendalStore {
                 native_rename: false,
                 multipart: !cfg.emulator,
                 etag_is_md5: false,
-                conditional_write: false,
+                conditional_write: true,
                 batch_delete: !cfg.emulator,
                 copy: true,
                 // GCS writes large objects as XML-API multipart uploads, which a killed writer
@@ -251,6 +253,22 @@ impl OpendalStore {
             },
             write,
         ))
+    }
+
+    pub(crate) fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    pub(crate) fn operator(&self) -> &Operator {
+        &self.op
+    }
+
+    pub(crate) fn content_type(&self) -> Option<&'static str> {
+        self.write.content_type
+    }
+
+    pub(crate) fn map_err(&self, e: opendal::Error, operation: &str, key: &str) -> Error {
+        self.err(e, operation, key)
     }
 
     fn fs_root(&self) -> Option<&Path> {
@@ -415,6 +433,18 @@ impl ObjectStore for OpendalStore {
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
+    }
+
+    async fn version(&self, key: &str) -> Result<Option<String>> {
+        self.version_impl(key).await
+    }
+
+    async fn read_versioned(&self, key: &str) -> Result<Option<(Bytes, String)>> {
+        self.read_versioned_impl(key).await
+    }
+
+    async fn put_if(&self, key: &str, data: Bytes, condition: &WriteCondition) -> Result<PutIf> {
+        self.put_if_impl(key, data, condition).await
     }
 
     async fn delete(&self, key: &str) -> Result<bool> {

@@ -66,6 +66,7 @@
 mod containers;
 mod http;
 mod local;
+mod moto;
 mod password_auth;
 mod pgwire;
 mod servers;
@@ -306,6 +307,42 @@ impl TestBackends {
         Some(S3Bucket::create(self.servers.s3.as_ref()?))
     }
 
+    /// A fresh S3 bucket on a server that honours conditional writes (`If-None-Match: *`,
+    /// `If-Match`), which garage ignores: moto's server mode, started on first use in this
+    /// process under every provider; `None` (with a note) when `moto_server` is not installed
+    /// (`scripts/install-test-deps.sh` installs it). Such a bucket has no
+    /// [`S3Bucket::unfinished_uploads`]. Panics if the server does not start or refuses.
+    pub fn conditional_s3_bucket_blocking(&self) -> Option<S3Bucket> {
+        let server = match moto::server() {
+            Ok(Some(s)) => s,
+            Ok(None) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "trove-testkit: no moto_server (pip install 'moto[server]'): no S3 server with conditional writes"
+                );
+                return None;
+            }
+            Err(e) => panic!("trove-testkit: {e}"),
+        };
+        let bucket = format!("trove-{}", servers::random_hex(8));
+        moto::create_bucket(server, &bucket).unwrap_or_else(|e| panic!("trove-testkit: {e}"));
+        Some(S3Bucket {
+            endpoint: server.endpoint.clone(),
+            region: moto::MOTO_REGION.to_string(),
+            bucket,
+            access_key_id: "trove-test".into(),
+            secret_access_key: "trove-test-secret".into(),
+            admin: None,
+        })
+    }
+
+    /// [`TestBackends::conditional_s3_bucket_blocking`] for async code.
+    pub async fn conditional_s3_bucket(&self) -> Option<S3Bucket> {
+        tokio::task::spawn_blocking(|| backends_blocking().conditional_s3_bucket_blocking())
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    }
+
     /// A fresh bucket on the GCS emulator; `None` only under the `embedded` provider. Panics if
     /// the server refuses.
     pub async fn gcs_bucket(&self) -> Option<GcsBucket> {
@@ -495,8 +532,9 @@ pub struct S3Bucket {
     pub access_key_id: String,
     /// The access key's secret.
     pub secret_access_key: String,
-    /// `host:port` and bearer token of garage's admin API, for [`S3Bucket::unfinished_uploads`].
-    admin: (String, String),
+    /// `host:port` and bearer token of garage's admin API, for [`S3Bucket::unfinished_uploads`]
+    /// (`None` on moto).
+    admin: Option<(String, String)>,
 }
 
 /// Multipart uploads begun in a bucket and neither completed nor aborted.
@@ -513,7 +551,12 @@ impl S3Bucket {
     /// listing shows them, yet their parts take space until they are aborted: a writer killed
     /// during a large upload leaves one. Panics if the admin API does not answer.
     pub fn unfinished_uploads(&self) -> UnfinishedUploads {
-        let (addr, token) = &self.admin;
+        let Some((addr, token)) = &self.admin else {
+            panic!(
+                "trove-testkit: bucket {} is on moto, which has no admin API to count unfinished uploads",
+                self.bucket
+            )
+        };
         let auth = format!("Bearer {token}");
         let path = format!("/v2/GetBucketInfo?globalAlias={}", self.bucket);
         let reply = http::request(addr, "GET", &path, &[("Authorization", &auth)], b"")
@@ -561,7 +604,7 @@ impl S3Bucket {
             bucket,
             access_key_id: server.access_key_id.clone(),
             secret_access_key: server.secret_access_key.clone(),
-            admin: (server.admin_addr.clone(), server.admin_token.clone()),
+            admin: Some((server.admin_addr.clone(), server.admin_token.clone())),
         }
     }
 }

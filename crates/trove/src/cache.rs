@@ -68,7 +68,7 @@ pub(crate) struct CacheSettings {
 }
 
 impl CacheSettings {
-    fn root(&self) -> Result<PathBuf> {
+    pub(crate) fn root(&self) -> Result<PathBuf> {
         if let Some(d) = &self.dir {
             return absolute_dir(d, "the builder's cache_dir");
         }

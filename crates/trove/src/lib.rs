@@ -23,6 +23,7 @@
 //! [`TroveBuilder`] or resolved from a path or URL by [`Trove::open`].
 #![deny(missing_docs)]
 
+mod bucket_catalog;
 mod cache;
 #[cfg(feature = "dataframe")]
 mod codec;
@@ -53,6 +54,7 @@ use serde::{Deserialize, Serialize};
 use trove_domain::ports::{Catalog, Clock, ObjectStore, SystemClock};
 use trove_domain::{Instance, StorageId, StorageLocation, User, UserId};
 
+pub use bucket_catalog::{LEASE_TTL_ENV, LEASE_WAIT_ENV, LeaseInfo, LeaseWaitHook, WriterMode};
 pub use cache::{CACHE_DIR_ENV, CACHE_MAX_BYTES_ENV, cache_path, default_cache_dir};
 pub use collection::{CollectionOptions, CollectionOutcome, MovedCollection};
 #[cfg(feature = "dataframe")]
@@ -104,11 +106,16 @@ pub struct StorageMarker {
 pub struct InitOptions {
     /// The default storage root: a local folder (created if missing; `file://` allowed),
     /// `s3://bucket/prefix`, `gs://bucket/prefix`, or a URI of a scheme registered with
-    /// [`TroveBuilder::scheme`]. Cloud and plugin roots need a catalog URL in `db`.
+    /// [`TroveBuilder::scheme`]. Plugin roots need a catalog URL in `db`.
     pub storage: String,
     /// The catalog URL (`postgresql://...`, `sqlite://...`); `None` puts a SQLite catalog at
-    /// `<storage>/.trove/trove.db`.
+    /// `<storage>/.trove/trove.db`: on local disk, or in the bucket of an `s3://`/`gs://` root
+    /// (an instance in a bucket: writers coordinate by a lease and conditional writes there).
     pub db: Option<String>,
+    /// For an instance in a bucket whose server does not honour conditional writes: accept
+    /// single-writer mode (only one machine may ever write; others read). Without it such a
+    /// server is refused. Ignored where the server honours them.
+    pub single_writer: bool,
     /// A name (defaults to the root folder's name).
     pub name: Option<String>,
     /// Whether new keys are virtual (bytes in `.trove/`; the default) or real.
@@ -126,6 +133,7 @@ impl InitOptions {
             name: None,
             keys_virtual: true,
             user: None,
+            single_writer: false,
         }
     }
 }
@@ -138,6 +146,7 @@ impl std::fmt::Debug for InitOptions {
             .field("name", &self.name)
             .field("keys_virtual", &self.keys_virtual)
             .field("user", &self.user)
+            .field("single_writer", &self.single_writer)
             .finish()
     }
 }
@@ -186,6 +195,7 @@ pub struct TroveBuilder {
     location: Option<String>,
     plugins: plugin::Plugins,
     cache: cache::CacheSettings,
+    on_lease_wait: Option<LeaseWaitHook>,
 }
 
 impl std::fmt::Debug for TroveBuilder {
@@ -214,6 +224,14 @@ impl TroveBuilder {
     /// `TROVE_CACHE_MAX_BYTES`, else unbounded).
     pub fn cache_max_bytes(mut self, bytes: u64) -> Self {
         self.cache.max_bytes = Some(bytes);
+        self
+    }
+
+    /// For an instance in a bucket: call `hook` when a write finds another writer's lease and
+    /// starts waiting for it (with the lease and how long it will wait at most), e.g. to tell
+    /// the user whom they are waiting for.
+    pub fn on_lease_wait(mut self, hook: LeaseWaitHook) -> Self {
+        self.on_lease_wait = Some(hook);
         self
     }
 
@@ -274,7 +292,16 @@ impl TroveBuilder {
         }
         let clock = self.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
         let first_store = self.stores.first().cloned();
-        let created = wiring::init(opts, self.catalog.take(), first_store, &self.plugins, clock.as_ref()).await?;
+        let created = wiring::init(
+            opts,
+            self.catalog.take(),
+            first_store,
+            &self.plugins,
+            clock.as_ref(),
+            &self.cache,
+            self.on_lease_wait.as_ref(),
+        )
+        .await?;
         if !self.stores.iter().any(|s| s.root() == created.store.root()) {
             self.stores.push(created.store);
         }
@@ -287,13 +314,27 @@ impl TroveBuilder {
     }
 
     /// Open the instance.
-    pub async fn open(self) -> Result<Trove> {
+    pub async fn open(mut self) -> Result<Trove> {
         let location = self.location.clone().unwrap_or_default();
-        let catalog = match self.catalog {
+        let catalog = match self.catalog.take() {
             Some(c) => c,
             None => {
-                let url = wiring::catalog_url_for(&location, &self.plugins)?;
-                connect_catalog(&url).await?
+                let user = self.user.clone().unwrap_or_else(default_user);
+                let (catalog, store) = wiring::open_catalog(
+                    &location,
+                    &self.plugins,
+                    &self.cache,
+                    &user,
+                    &self.stores,
+                    self.on_lease_wait.as_ref(),
+                )
+                .await?;
+                if let Some(store) = store
+                    && !self.stores.iter().any(|s| s.root() == store.root())
+                {
+                    self.stores.push(store);
+                }
+                catalog
             }
         };
         let location = trove_domain::secret::redact_url(&location);
@@ -351,7 +392,8 @@ impl Trove {
     }
 
     /// Open an existing instance: a storage root holding an embedded catalog
-    /// (`<root>/.trove/trove.db`), or a catalog URL (`sqlite://...`, `postgresql://...`).
+    /// (`<root>/.trove/trove.db`, on local disk or in an `s3://`/`gs://` bucket), or a catalog
+    /// URL (`sqlite://...`, `postgresql://...`).
     pub async fn open(location: impl AsRef<str>) -> Result<Trove> {
         Trove::builder().location(location.as_ref()).open().await
     }

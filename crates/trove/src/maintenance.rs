@@ -424,10 +424,11 @@ impl References {
     }
 }
 
-/// Files of the instance itself in a managed area: the marker and the embedded catalog.
+/// Files of the instance itself in a managed area: the marker and the embedded catalog (and,
+/// for an instance in a bucket, its write lease and writer mode).
 fn is_instance_file(key: &str) -> bool {
     let name = &key[MANAGED_DIR.len() + 1..];
-    name == STORAGE_MARKER || name.starts_with(EMBEDDED_DB)
+    name == STORAGE_MARKER || name.starts_with(EMBEDDED_DB) || crate::bucket_catalog::is_instance_file(key)
 }
 
 impl GcItem {

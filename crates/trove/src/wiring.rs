@@ -13,6 +13,8 @@ use trove_domain::ports::{Catalog, Clock, ObjectStore};
 use trove_domain::secret::redact_url;
 use trove_domain::{Error, ErrorKind, InstanceInit, NewStorage, Result, StorageLocation};
 
+use crate::bucket_catalog::{self, BucketCatalog, LocalCatalog, LocalCatalogs, WriterMode};
+use crate::cache::CacheSettings;
 use crate::plugin::Plugins;
 use crate::{EMBEDDED_DB, InitOptions, STORAGE_MARKER, StorageMarker, normalize_root};
 
@@ -20,6 +22,34 @@ use crate::{EMBEDDED_DB, InitOptions, STORAGE_MARKER, StorageMarker, normalize_r
 /// Migrations run on connect.
 pub async fn connect_catalog(url: &str) -> Result<Arc<dyn Catalog>> {
     Ok(Arc::new(trove_persistence::SeaCatalog::connect(url).await?))
+}
+
+/// The SQLite files of instances in buckets, opened with the persistence crate.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct SqliteFiles;
+
+#[async_trait::async_trait]
+impl LocalCatalogs for SqliteFiles {
+    async fn open(&self, path: &Path, create: bool) -> Result<Arc<dyn LocalCatalog>> {
+        Ok(Arc::new(trove_persistence::SeaCatalog::connect(&sqlite_url(path, create)).await?))
+    }
+}
+
+#[async_trait::async_trait]
+impl LocalCatalog for trove_persistence::SeaCatalog {
+    async fn find_user(&self, handle: &str) -> Result<Option<trove_domain::User>> {
+        self.user(handle).await
+    }
+
+    async fn close(self: Arc<Self>) -> Result<()> {
+        match Arc::try_unwrap(self) {
+            Ok(catalog) => trove_persistence::SeaCatalog::close(catalog).await,
+            Err(_) => Err(Error::new(
+                ErrorKind::Catalog,
+                "a working copy of the catalog is still in use and cannot be closed; this is a bug in Trove",
+            )),
+        }
+    }
 }
 
 /// Open the object store for a storage root: a local path (absolute, or `file:///path`),
@@ -228,9 +258,17 @@ fn sqlite_url(path: &Path, create: bool) -> String {
     format!("sqlite://{}?mode={}", path.display(), if create { "rwc" } else { "rw" })
 }
 
-/// The catalog URL of an instance location: a catalog URL as it is, or a root folder's
-/// embedded file (which must exist).
-pub(crate) fn catalog_url_for(location: &str, plugins: &Plugins) -> Result<String> {
+/// The catalog of an instance location: a catalog URL, a root folder's embedded file (which
+/// must exist), or the SQLite catalog in a bucket root (`s3://...`, `gs://...`). Also returns
+/// the store opened for a bucket root, for the instance to reuse.
+pub(crate) async fn open_catalog(
+    location: &str,
+    plugins: &Plugins,
+    cache: &CacheSettings,
+    user: &str,
+    injected: &[Arc<dyn ObjectStore>],
+    on_wait: Option<&bucket_catalog::LeaseWaitHook>,
+) -> Result<(Arc<dyn Catalog>, Option<Arc<dyn ObjectStore>>)> {
     if location.is_empty() {
         return Err(Error::new(
             ErrorKind::Instance,
@@ -238,12 +276,29 @@ pub(crate) fn catalog_url_for(location: &str, plugins: &Plugins) -> Result<Strin
         ));
     }
     let root = match resolve(location, plugins)? {
-        Location::Catalog(url) => return Ok(url),
+        Location::Catalog(url) => return Ok((connect_catalog(&url).await?, None)),
         Location::Local(p) => normalize_root(&p)?,
+        bucket @ (Location::S3(_) | Location::Gcs(_)) => {
+            let root = resolve_root(&bucket.as_string(), plugins)?;
+            let store = match injected.iter().find(|s| s.root() == root.as_string()) {
+                Some(s) => s.clone(),
+                None => open(&root, plugins, None).await?,
+            };
+            let catalog = BucketCatalog::new(
+                store.clone(),
+                Arc::new(SqliteFiles),
+                &cache.root()?,
+                user.to_owned(),
+                on_wait.cloned(),
+            )?;
+            // Nothing is read yet: the first read (the instance) says if there is none.
+            return Ok((Arc::new(catalog), Some(store)));
+        }
         other => {
             return Err(Error::invalid_input(format!(
                 "unsupported instance URL '{}': it is a storage root, which holds no catalog; give a root folder, \
-                 sqlite://PATH or postgresql://USER@HOST/DB",
+                 s3://bucket/prefix or gs://bucket/prefix of an instance in a bucket, sqlite://PATH or \
+                 postgresql://USER@HOST/DB",
                 redact_url(&other.as_string())
             )));
         }
@@ -259,7 +314,7 @@ pub(crate) fn catalog_url_for(location: &str, plugins: &Plugins) -> Result<Strin
             ),
         ));
     }
-    Ok(sqlite_url(&db, false))
+    Ok((connect_catalog(&sqlite_url(&db, false)).await?, None))
 }
 
 /// What [`init`] created or attached to, for the builder to open.
@@ -278,11 +333,14 @@ pub(crate) async fn init(
     injected_store: Option<Arc<dyn ObjectStore>>,
     plugins: &Plugins,
     clock: &dyn Clock,
+    cache: &CacheSettings,
+    on_wait: Option<&bucket_catalog::LeaseWaitHook>,
 ) -> Result<Initialized> {
+    let env = Env { clock, cache, on_wait };
     if let Some(s) = &injected_store {
         // The store's own root, whatever its scheme: no settings are recorded for one Trove cannot read.
         let kind = resolve(s.root(), plugins).ok();
-        return init_resolved(opts, s.root().to_owned(), kind.as_ref(), None, s.clone(), injected_catalog, clock).await;
+        return init_resolved(opts, s.root().to_owned(), kind.as_ref(), None, s.clone(), injected_catalog, env).await;
     }
     let root = resolve_root(&opts.storage, plugins)?;
     // What this init creates: its managed folder, and the outermost folder that was missing.
@@ -297,9 +355,7 @@ pub(crate) async fn init(
         _ => None,
     };
     let result = match open(&root, plugins, None).await {
-        Ok(store) => {
-            init_resolved(opts, root.as_string(), Some(&root), local_root, store, injected_catalog, clock).await
-        }
+        Ok(store) => init_resolved(opts, root.as_string(), Some(&root), local_root, store, injected_catalog, env).await,
         Err(e) => Err(e),
     };
     // A failed init (a catalog that cannot be reached, a refused password...) leaves no trace:
@@ -330,6 +386,15 @@ fn outermost_missing(path: &Path) -> Option<PathBuf> {
     missing
 }
 
+/// What `init` needs besides the options: the clock, and the cache folder (working copies of a
+/// catalog in a bucket).
+#[derive(Clone, Copy)]
+pub(crate) struct Env<'a> {
+    clock: &'a dyn Clock,
+    cache: &'a CacheSettings,
+    on_wait: Option<&'a bucket_catalog::LeaseWaitHook>,
+}
+
 async fn init_resolved(
     opts: InitOptions,
     root: String,
@@ -337,30 +402,60 @@ async fn init_resolved(
     local_root: Option<PathBuf>,
     store: Arc<dyn ObjectStore>,
     injected_catalog: Option<Arc<dyn Catalog>>,
-    clock: &dyn Clock,
+    env: Env<'_>,
 ) -> Result<Initialized> {
+    let clock = env.clock;
     let marker_key = format!("{MANAGED_DIR}/{STORAGE_MARKER}");
     let existing_marker: Option<StorageMarker> = match store.stat(&marker_key).await? {
         Some(_) => serde_json::from_slice(&store.read_all(&marker_key).await?).ok(),
         None => None,
     };
+    let in_bucket = opts.db.is_none()
+        && injected_catalog.is_none()
+        && local_root.is_none()
+        && matches!(kind, Some(Location::S3(_) | Location::Gcs(_)));
     let db_url = match (&opts.db, &local_root) {
         _ if injected_catalog.is_some() => opts.db.clone().unwrap_or_else(|| "injected".into()),
         (Some(url), _) => url.clone(),
         (None, Some(p)) => sqlite_url(&embedded_db_path(p), true),
+        (None, None) if in_bucket => format!("{root}/{}", bucket_catalog::CATALOG_KEY),
         (None, None) => {
             return Err(Error::invalid_input(format!(
-                "{root} is cloud storage, which cannot hold the embedded SQLite catalog: pass --db postgresql://..."
+                "{root} cannot hold the embedded SQLite catalog (only a local folder, an s3:// or a gs:// root \
+                 can): pass --db postgresql://..."
             )));
         }
     };
     let shared = opts.db.is_some() || injected_catalog.is_some();
     let catalog = match injected_catalog {
         Some(c) => c,
+        None if in_bucket => {
+            if let Some(m) = &existing_marker {
+                return Err(Error::new(
+                    ErrorKind::Instance,
+                    format!(
+                        "{root} is already managed by Trove instance {}: open it with `--instance {root}`, or choose \
+                         another folder",
+                        m.instance_uid
+                    ),
+                ));
+            }
+            let mode = bucket_mode(store.as_ref(), &root, opts.single_writer).await?;
+            let user = opts.user.clone().unwrap_or_else(crate::default_user);
+            let catalog = BucketCatalog::new(
+                store.clone(),
+                Arc::new(SqliteFiles),
+                &env.cache.root()?,
+                user,
+                env.on_wait.cloned(),
+            )?;
+            Arc::new(catalog.create(mode).await?)
+        }
         None => connect_catalog(&db_url).await?,
     };
     let location = if opts.db.is_some() { db_url.clone() } else { root.clone() };
-    if let Some(instance) = catalog.instance().await? {
+    let existing = if in_bucket { None } else { catalog.instance().await? };
+    if let Some(instance) = existing {
         // A shared catalog (given with --db): attach if it already manages this root.
         if shared && catalog.storages().await?.iter().any(|s| s.root == root) {
             return Ok(Initialized { catalog, store, location, user: opts.user });
@@ -421,6 +516,36 @@ async fn init_resolved(
     let marker = StorageMarker { storage_uid, instance_uid, catalog: Some(redact_url(&db_url)) };
     store.put(&marker_key, Bytes::from(serde_json::to_vec_pretty(&marker).expect("marker serialises"))).await?;
     Ok(Initialized { catalog, store, location, user: opts.user })
+}
+
+/// How the writers of a new instance in the bucket at `root` will coordinate: by conditional
+/// writes where the server honours them (tried on the server itself), else in single-writer
+/// mode if the user asked for it, else refused, naming what is missing and the choice.
+async fn bucket_mode(store: &dyn ObjectStore, root: &str, single_writer: bool) -> Result<WriterMode> {
+    let support = bucket_catalog::probe(store).await?;
+    if support.full() {
+        return Ok(WriterMode::Conditional);
+    }
+    if single_writer {
+        return Ok(WriterMode::SingleWriter);
+    }
+    let mut missing = Vec::new();
+    if !support.create_if_absent {
+        missing.push("create-if-absent (S3 If-None-Match: *, GCS ifGenerationMatch=0)");
+    }
+    if !support.replace_if_version {
+        missing.push("replace-if-unchanged (S3 If-Match, GCS ifGenerationMatch)");
+    }
+    Err(Error::new(
+        ErrorKind::Unsupported,
+        format!(
+            "the server of {root} does not honour the conditional writes that keep two writers from overwriting \
+             each other's catalog changes (missing: {}): use a server that supports them (AWS S3, GCS, MinIO, \
+             Cloudflare R2...), keep the catalog in PostgreSQL (--db postgresql://...), or, if only one machine \
+             will ever write to this instance, pass --single-writer",
+            missing.join("; ")
+        ),
+    ))
 }
 
 #[cfg(test)]
@@ -489,19 +614,19 @@ mod tests {
         assert!(resolve_root("mem://b/.trove/x", &plugins()).is_err(), "plugin roots too");
     }
 
-    #[test]
-    fn instance_locations_name_a_catalog() {
+    #[tokio::test]
+    async fn instance_locations_name_a_catalog() {
         let none = Plugins::default();
-        assert_eq!(catalog_url_for("postgresql://h/db", &none).unwrap(), "postgresql://h/db");
-        assert_eq!(catalog_url_for("", &none).unwrap_err().kind(), ErrorKind::Instance);
-        let err = catalog_url_for("s3://b/p", &none).unwrap_err();
+        let cache = CacheSettings::default();
+        let open = |l: String| {
+            let (none, cache) = (none.clone(), cache.clone());
+            async move { open_catalog(&l, &none, &cache, "me", &[], None).await.map(|_| ()) }
+        };
+        assert_eq!(open(String::new()).await.unwrap_err().kind(), ErrorKind::Instance);
+        let err = open("memory://b/p".into()).await.unwrap_err();
         assert!(err.kind() == ErrorKind::InvalidInput && err.message().contains("holds no catalog"), "{err}");
         let dir = tempfile::tempdir().unwrap();
-        let err = catalog_url_for(dir.path().to_str().unwrap(), &none).unwrap_err();
+        let err = open(dir.path().to_str().unwrap().into()).await.unwrap_err();
         assert!(err.kind() == ErrorKind::Instance && err.message().contains("trove init"), "{err}");
-        std::fs::create_dir_all(dir.path().join(MANAGED_DIR)).unwrap();
-        std::fs::write(embedded_db_path(dir.path()), "").unwrap();
-        let url = catalog_url_for(&format!("file://{}/", dir.path().display()), &none).unwrap();
-        assert_eq!(url, format!("sqlite://{}?mode=rw", embedded_db_path(dir.path()).display()));
     }
 }

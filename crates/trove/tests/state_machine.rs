@@ -401,6 +401,7 @@ fn init_shared(rt: &tokio::runtime::Runtime, url: &str, store: Arc<dyn ObjectSto
                 name: None,
                 keys_virtual: true,
                 user: Some("state-machine".into()),
+                single_writer: false,
             })
             .await
             .expect("init PostgreSQL + cloud storage")
@@ -486,6 +487,94 @@ impl Backend for PostgresGcs {
         let trove = init_shared(rt, &db.url, store.clone());
         let connect = connect_shared(db.url.clone(), make);
         Opened { trove, store, connect, guard: Box::new(db) }
+    }
+    fn stats() -> &'static Stats {
+        static S: Stats = Stats::new();
+        &S
+    }
+    fn concurrent_stats() -> &'static Stats {
+        static S: Stats = Stats::new();
+        &S
+    }
+}
+
+/// An instance in a bucket (spec 3): the SQLite catalog at `.trove/trove.db` in the bucket,
+/// with no database server; the second client has its own cache folder (its own working
+/// copies), as another machine would.
+fn open_in_bucket(
+    bucket: trove_testkit::backends::S3Bucket,
+    single_writer: bool,
+    rt: &tokio::runtime::Runtime,
+) -> Opened {
+    let cfg = trove_storage::S3Config {
+        endpoint: Some(bucket.endpoint.clone()),
+        region: bucket.region.clone(),
+        access_key_id: Some(bucket.access_key_id.clone()),
+        secret_access_key: Some(bucket.secret_access_key.clone()),
+        ..trove_storage::S3Config::new(bucket.bucket.clone(), "inst")
+    };
+    let make =
+        move || -> Arc<dyn ObjectStore> { Arc::new(trove_storage::OpendalStore::s3(cfg.clone()).expect("S3 store")) };
+    let store = {
+        let _rt = rt.enter();
+        make()
+    };
+    let caches = tempfile::tempdir().expect("cache folders");
+    let first_cache = caches.path().join("first");
+    let trove = rt
+        .block_on(Trove::builder().store(store.clone()).cache_dir(&first_cache).init(InitOptions {
+            user: Some("state-machine".into()),
+            single_writer,
+            ..InitOptions::local(store.root())
+        }))
+        .expect("init an instance in the bucket");
+    assert_eq!(trove.catalog_backend(), "sqlite-in-bucket");
+    let root = store.root().to_owned();
+    let second_cache = caches.path().join("second");
+    let connect: Connect = Arc::new(move |rt| {
+        let store = {
+            let _rt = rt.enter();
+            make()
+        };
+        rt.block_on(Trove::builder().store(store).location(root.clone()).cache_dir(&second_cache).user("writer").open())
+            .expect("open the instance in the bucket")
+    });
+    Opened { trove, store, connect, guard: Box::new(caches) }
+}
+
+/// On garage, which ignores conditional writes: single-writer mode (sequential only).
+struct BucketS3;
+impl Backend for BucketS3 {
+    const NAME: &'static str = "bucket_s3";
+    const DEFAULT_CASES: u32 = 24;
+    fn available(b: &TestBackends) -> bool {
+        b.provider() != Provider::Embedded
+    }
+    fn open(b: &TestBackends, rt: &tokio::runtime::Runtime) -> Opened {
+        open_in_bucket(b.s3_bucket_blocking().expect("an S3 bucket"), true, rt)
+    }
+    fn stats() -> &'static Stats {
+        static S: Stats = Stats::new();
+        &S
+    }
+    fn concurrent_stats() -> &'static Stats {
+        static S: Stats = Stats::new();
+        &S
+    }
+}
+
+/// On an S3 server that honours conditional writes (moto): many writers, by the lease.
+struct BucketConditional;
+impl Backend for BucketConditional {
+    const NAME: &'static str = "bucket_conditional";
+    const DEFAULT_CASES: u32 = 24;
+    const DEFAULT_CONCURRENT_CASES: u32 = 12;
+    fn available(b: &TestBackends) -> bool {
+        static FOUND: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *FOUND.get_or_init(|| b.conditional_s3_bucket_blocking().is_some())
+    }
+    fn open(b: &TestBackends, rt: &tokio::runtime::Runtime) -> Opened {
+        open_in_bucket(b.conditional_s3_bucket_blocking().expect("an S3 bucket with conditional writes"), false, rt)
     }
     fn stats() -> &'static Stats {
         static S: Stats = Stats::new();
@@ -953,7 +1042,11 @@ async fn snapshot(trove: &Trove, store: &dyn ObjectStore, keys: &BTreeSet<String
         .await
         .expect("storage listing")
         .into_iter()
-        .filter(|o| o.key != ".trove/storage.json" && !o.key.starts_with(".trove/trove.db"))
+        .filter(|o| {
+            // The catalog of an instance in a bucket, its lease and its writer mode are Trove's.
+            !matches!(o.key.as_str(), ".trove/storage.json" | ".trove/lease" | ".trove/catalog.json")
+                && !o.key.starts_with(".trove/trove.db")
+        })
         .map(|o| (o.key.clone(), o))
         .collect();
     Snapshot { all, default, default_count, branches, lookups, collections, listing }
@@ -1276,6 +1369,21 @@ fn postgres_s3() {
 #[test]
 fn postgres_gcs() {
     run::<PostgresGcs>();
+}
+
+#[test]
+fn bucket_s3() {
+    run::<BucketS3>();
+}
+
+#[test]
+fn bucket_conditional() {
+    run::<BucketConditional>();
+}
+
+#[test]
+fn bucket_conditional_concurrent() {
+    concurrent::run::<BucketConditional>();
 }
 
 #[test]

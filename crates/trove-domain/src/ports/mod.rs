@@ -11,4 +11,6 @@ mod object_store;
 
 pub use catalog::Catalog;
 pub use clock::{Clock, SystemClock};
-pub use object_store::{Capabilities, ObjectMeta, ObjectReader, ObjectStore, ObjectWriter, PutResult};
+pub use object_store::{
+    Capabilities, ObjectMeta, ObjectReader, ObjectStore, ObjectWriter, PutIf, PutResult, WriteCondition,
+};

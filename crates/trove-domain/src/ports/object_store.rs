@@ -18,7 +18,11 @@ pub struct Capabilities {
     pub multipart: bool,
     /// The ETag of a single-part write is the hex MD5 of the content.
     pub etag_is_md5: bool,
-    /// Conditional writes (if-none-match).
+    /// Conditional writes of whole objects, as [`ObjectStore::put_if`] makes them: create only
+    /// if absent (S3 `If-None-Match: *`, GCS `ifGenerationMatch=0`) and replace only a given
+    /// version (S3 `If-Match`, GCS `ifGenerationMatch`). This is what the client library
+    /// declares; a server may still ignore the headers, so whoever relies on them checks the
+    /// server once (the bucket catalog's probe does).
     pub conditional_write: bool,
     /// Deletes many objects per request.
     pub batch_delete: bool,
@@ -53,6 +57,29 @@ pub struct PutResult {
     pub size: u64,
     /// The server's ETag, unquoted, if any.
     pub etag: Option<String>,
+}
+
+/// A precondition of [`ObjectStore::put_if`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteCondition {
+    /// Write whatever is at the key (no precondition), and report the new version.
+    Always,
+    /// Only if no object is at the key.
+    Absent,
+    /// Only if the object at the key is still this version (as [`ObjectStore::version`] gave it).
+    Version(String),
+}
+
+/// What [`ObjectStore::put_if`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutIf {
+    /// The object was written; this is its new version.
+    Written {
+        /// The new version (S3 ETag, GCS generation).
+        version: String,
+    },
+    /// The precondition did not hold: nothing was written.
+    PreconditionFailed,
 }
 
 /// A streaming write. Nothing is visible at the key until [`ObjectWriter::close`] succeeds;
@@ -148,6 +175,29 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
         ))
     }
 
+    /// The version of the object at `key`: an opaque string that changes with every write (the
+    /// S3 ETag as the server sends it, the GCS generation); `None` if missing. Stores that have
+    /// none answer [`crate::ErrorKind::Unsupported`].
+    async fn version(&self, key: &str) -> Result<Option<String>> {
+        let _ = key;
+        Err(no_versions(self.root()))
+    }
+
+    /// Read a whole (small) object with its version: the bytes are exactly that version's,
+    /// even while others write. `None` if missing.
+    async fn read_versioned(&self, key: &str) -> Result<Option<(Bytes, String)>> {
+        let _ = key;
+        Err(no_versions(self.root()))
+    }
+
+    /// Write a whole (small) object if `condition` holds, in one request, and return its new
+    /// version. [`WriteCondition::Absent`] and [`WriteCondition::Version`] need
+    /// [`Capabilities::conditional_write`]; [`WriteCondition::Always`] only versions.
+    async fn put_if(&self, key: &str, data: Bytes, condition: &WriteCondition) -> Result<PutIf> {
+        let _ = (key, data, condition);
+        Err(no_versions(self.root()))
+    }
+
     /// Write a whole buffer.
     async fn put(&self, key: &str, data: Bytes) -> Result<PutResult> {
         let mut w = self.writer(key).await?;
@@ -166,4 +216,11 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
         }
         Ok(Bytes::from(out))
     }
+}
+
+fn no_versions(root: &str) -> crate::Error {
+    crate::Error::new(
+        crate::ErrorKind::Unsupported,
+        format!("{root} does not keep object versions or take conditional writes: use an S3 or GCS bucket"),
+    )
 }

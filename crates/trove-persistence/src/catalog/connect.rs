@@ -44,7 +44,7 @@ impl SeaCatalog {
         let mut password_in_url = false;
         let mut opts;
         if url.starts_with("sqlite:") {
-            opts = ConnectOptions::new(url.to_owned());
+            opts = ConnectOptions::new(sqlite_url(url, &shown)?);
             // Backend-specific connection setup (SQLite): WAL so readers never block the
             // writer, foreign keys enforced, writers wait for each other instead of failing.
             opts.map_sqlx_sqlite_opts(|o| {
@@ -67,7 +67,8 @@ impl SeaCatalog {
             }
         } else {
             return Err(Error::invalid_input(format!(
-                "unsupported catalog URL '{shown}': use sqlite://PATH?mode=rwc or postgresql://USER@HOST/DB"
+                "unsupported catalog URL '{shown}': use sqlite:///ABSOLUTE/PATH.db (created if missing) or \
+                 postgresql://USER@HOST/DB"
             )));
         }
         opts.sqlx_logging(false);
@@ -96,6 +97,48 @@ impl SeaCatalog {
         }
         self.db.begin_with_options(options).await.ctx("begin a catalog transaction")
     }
+}
+
+/// A SQLite URL as sqlx should open it: the file is created when missing (`mode=rwc`, as the
+/// embedded default is) unless the URL names a mode itself. Refused, with the fix, before
+/// sqlx's bare "unable to open database file": a URL without a path, a path that is a folder,
+/// a file in a folder that does not exist.
+fn sqlite_url(url: &str, shown: &str) -> Result<String> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or_default();
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let in_memory = path == ":memory:" || query.split('&').any(|p| p == "mode=memory");
+    if in_memory {
+        return Ok(url.to_owned());
+    }
+    if path.is_empty() {
+        return Err(Error::invalid_input(format!(
+            "the catalog URL '{shown}' names no file: use sqlite:///ABSOLUTE/PATH.db (three slashes before an \
+             absolute path)"
+        )));
+    }
+    let file = std::path::Path::new(path);
+    if file.is_dir() {
+        return Err(Error::invalid_input(format!(
+            "the catalog URL '{shown}' names a folder, not a database file: use sqlite://{}/trove.db",
+            path.trim_end_matches('/')
+        )));
+    }
+    let parent = file.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(parent) = parent
+        && !parent.is_dir()
+    {
+        return Err(Error::invalid_input(format!(
+            "the catalog URL '{shown}' names a file in {}, which does not exist: create that folder first, or \
+             give another path",
+            parent.display()
+        )));
+    }
+    let has_mode = query.split('&').any(|p| p.starts_with("mode="));
+    Ok(match (has_mode, query.is_empty()) {
+        (true, _) => url.to_owned(),
+        (false, true) => format!("{url}?mode=rwc"),
+        (false, false) => format!("{url}&mode=rwc"),
+    })
 }
 
 /// A PostgreSQL URL split into the part that may be shown and its password.
@@ -222,6 +265,39 @@ fn ignored_pgpass_files() -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sqlite_urls_create_missing_files_and_bad_ones_name_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("new.db");
+        let url = |s: &str| sqlite_url(s, s);
+        assert_eq!(url(&format!("sqlite://{}", db.display())).unwrap(), format!("sqlite://{}?mode=rwc", db.display()));
+        assert_eq!(
+            url(&format!("sqlite:{}?cache=shared", db.display())).unwrap(),
+            format!("sqlite:{}?cache=shared&mode=rwc", db.display())
+        );
+        let as_given = format!("sqlite://{}?mode=ro", db.display());
+        assert_eq!(url(&as_given).unwrap(), as_given, "a mode the user named stays");
+        assert_eq!(url("sqlite::memory:").unwrap(), "sqlite::memory:");
+        for (bad, fix) in [
+            ("sqlite://".to_owned(), "three slashes"),
+            (format!("sqlite://{}", dir.path().display()), "trove.db"),
+            (format!("sqlite://{}/missing/x.db", dir.path().display()), "create that folder"),
+        ] {
+            let err = url(&bad).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{bad}");
+            assert!(err.message().contains(fix), "{bad}: {err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sqlite_url_to_a_new_file_creates_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("fresh.db");
+        let catalog = SeaCatalog::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+        assert!(db.is_file());
+        catalog.close().await.unwrap();
+    }
 
     fn split(url: &str) -> PgUrl {
         split_pg_url(url, &trove_domain::secret::redact_url(url)).unwrap()

@@ -123,17 +123,22 @@ pub(super) async fn storages(cat: &SeaCatalog) -> Result<Vec<StorageLocation>> {
     rows.into_iter().map(to_storage).collect()
 }
 
-/// `Catalog::ensure_user`.
-pub(super) async fn ensure_user(cat: &SeaCatalog, handle: &str) -> Result<User> {
-    // Read first: opening an instance (every command, reads included) must not need the
-    // write lock, which another process may hold for a while (SQLite has one writer).
+/// `SeaCatalog::user`: the user with this handle, if any (a read).
+pub(super) async fn user(cat: &SeaCatalog, handle: &str) -> Result<Option<User>> {
     let existing = user::Entity::find()
         .filter(user::Column::Handle.eq(handle))
         .one(&cat.db)
         .await
         .ctx(format_args!("read user '{handle}'"))?;
-    if let Some(row) = existing {
-        return Ok(User { id: UserId(row.id), handle: row.handle });
+    Ok(existing.map(|row| User { id: UserId(row.id), handle: row.handle }))
+}
+
+/// `Catalog::ensure_user`.
+pub(super) async fn ensure_user(cat: &SeaCatalog, handle: &str) -> Result<User> {
+    // Read first: opening an instance (every command, reads included) must not need the
+    // write lock, which another process may hold for a while (SQLite has one writer).
+    if let Some(user) = user(cat, handle).await? {
+        return Ok(user);
     }
     let txn = cat.begin_write().await?;
     let user = ensure_user_in(&txn, handle).await?;
