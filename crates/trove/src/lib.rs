@@ -37,6 +37,7 @@ mod local;
 mod maintenance;
 mod outcome;
 pub mod plugin;
+mod probe;
 mod query;
 mod replace;
 mod save;
