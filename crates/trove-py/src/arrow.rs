@@ -30,7 +30,9 @@ pub(crate) fn import_stream(data: &Bound<'_, PyAny>) -> PyResult<Vec<RecordBatch
     }
     let capsule = data.call_method0("__arrow_c_stream__")?;
     let capsule = capsule.cast::<PyCapsule>().map_err(|_| {
-        PyTypeError::new_err("`__arrow_c_stream__` did not return a capsule: the object does not follow the Arrow PyCapsule interface")
+        PyTypeError::new_err(
+            "`__arrow_c_stream__` did not return a capsule: the object does not follow the Arrow PyCapsule interface",
+        )
     })?;
     let ptr = capsule.pointer_checked(Some(STREAM_CAPSULE))?;
     // SAFETY: the capsule is named `arrow_array_stream`, so by the Arrow PyCapsule interface its
@@ -80,12 +82,10 @@ impl ArrowStream {
         requested_schema: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyCapsule>> {
         let _ = requested_schema; // the schema is the stored one; consumers cast if they want another
-        let batches = self
-            .batches
-            .lock()
-            .map_err(|_| PyValueError::new_err("the Arrow stream is poisoned"))?
-            .take()
-            .ok_or_else(|| PyValueError::new_err("this Arrow stream was already consumed: load the artifact again"))?;
+        let batches =
+            self.batches.lock().map_err(|_| PyValueError::new_err("the Arrow stream is poisoned"))?.take().ok_or_else(
+                || PyValueError::new_err("this Arrow stream was already consumed: load the artifact again"),
+            )?;
         let reader = RecordBatchIterator::new(batches.into_iter().map(Ok), self.schema.clone());
         let stream = FFI_ArrowArrayStream::new(Box::new(reader));
         PyCapsule::new_with_value(py, stream, STREAM_CAPSULE)

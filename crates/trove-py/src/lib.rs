@@ -90,7 +90,13 @@ fn policy(storage: Option<bool>) -> StoragePolicy {
 /// puts an embedded SQLite catalog in the root), and whether new keys are virtual.
 #[pyfunction]
 #[pyo3(signature = (storage, db=None, name=None, keys_virtual=true))]
-fn init(py: Python<'_>, storage: String, db: Option<String>, name: Option<String>, keys_virtual: bool) -> PyResult<Instance> {
+fn init(
+    py: Python<'_>,
+    storage: String,
+    db: Option<String>,
+    name: Option<String>,
+    keys_virtual: bool,
+) -> PyResult<Instance> {
     let opts = InitOptions { storage, db, name, keys_virtual, user: None };
     let trove = run(py, Trove::init(opts))?;
     Ok(Instance { trove, pid: std::process::id() })
@@ -344,9 +350,7 @@ impl Instance {
         Ok(report
             .purged
             .into_iter()
-            .map(|p| {
-                (p.artifact.uid.to_string(), p.removed_paths, p.kept_paths.into_iter().map(|k| k.path).collect())
-            })
+            .map(|p| (p.artifact.uid.to_string(), p.removed_paths, p.kept_paths.into_iter().map(|k| k.path).collect()))
             .collect())
     }
 
