@@ -19,7 +19,9 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ("trove-persistence", &["trove-storage", "opendal", "trove", "trove-cli", "trove-e2e"]),
     ("trove-storage", &["trove-persistence", "sea-orm", "sqlx", "trove", "trove-cli", "trove-e2e"]),
     ("trove-testkit", &["trove-persistence", "trove-storage", "trove", "trove-cli", "trove-e2e"]),
-    ("trove", &["trove-cli", "trove-testkit", "trove-e2e"]),
+    ("trove", &["trove-cli", "trove-testkit", "trove-e2e", "trove-py"]),
+    // The Python package is a user of the façade, like the CLI: no backend crate directly.
+    ("trove-py", &["trove-persistence", "trove-storage", "trove-cli", "trove-testkit", "trove-e2e"]),
     ("trove-e2e", &["trove", "trove-persistence", "trove-storage"]),
 ];
 
@@ -148,6 +150,7 @@ fn check_docs(root: &Path, problems: &mut Vec<String>) {
                 "trove-persistence",
                 "trove-storage",
                 "trove-cli",
+                "trove-py",
                 "trove-testkit",
                 "trove-e2e",
                 "xtask",
