@@ -31,6 +31,9 @@ use trove::{
 
 use crate::convert::{artifact_dict, collection_dict, label_dict, to_py_err};
 
+/// What a permanent deletion did to one artifact: its uid, the paths removed, the paths kept.
+type PurgedPaths = (String, Vec<String>, Vec<String>);
+
 /// The process-wide runtime and the process it was created in.
 static RUNTIME: OnceLock<(tokio::runtime::Runtime, u32)> = OnceLock::new();
 
@@ -343,7 +346,7 @@ impl Instance {
         py: Python<'_>,
         uids: Vec<String>,
         storage: Option<bool>,
-    ) -> PyResult<Vec<(String, Vec<String>, Vec<String>)>> {
+    ) -> PyResult<Vec<PurgedPaths>> {
         let t = self.check_fork()?.clone();
         let uids = self::uids(uids)?;
         let report = run(py, async move { t.delete_permanently(&uids, policy(storage)).await })?;
