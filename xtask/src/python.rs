@@ -40,11 +40,18 @@ pub fn venv(root: &Path) -> Result<PathBuf, String> {
 pub fn run(args: &[String]) -> Result<(), String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").to_path_buf();
     let py = venv(&root)?;
+    // The build backend runs the venv's `maturin` executable: its bin folder goes first on PATH.
+    let bin = py.parent().expect("the interpreter is in bin/").to_path_buf();
+    let path = std::env::join_paths(
+        std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .map_err(|e| format!("cannot build PATH: {e}"))?;
     step(
         "pip install ./crates/trove-py (maturin build)",
         Command::new(&py)
             .args(["-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-build-isolation"])
             .args(["--force-reinstall", "--no-deps", "./crates/trove-py"])
+            .env("PATH", &path)
             .env("CARGO_TARGET_DIR", root.join("target"))
             // The dev profile: the tests reuse what `cargo test --workspace` built (a user's
             // `pip install` builds the release profile).
