@@ -111,13 +111,15 @@ class Artifact:
             self._key, self._description = revises.key, revises.description
         self._staged: Optional[Tuple[str, Any]] = None
         self._pending_branch: Optional[int] = None
-        if is_tabular(path):
-            self._source: Tuple[str, Any] = ("arrow", to_stream(path))
+        # The suffix of a path is worked out only if asked for before save() (the record has it).
+        self._suffix: Optional[str] = None
+        if isinstance(path, str):
+            self._source: Tuple[str, Any] = ("path", path)
+        elif is_tabular(path):
+            self._source = ("arrow", to_stream(path))
             self._suffix = ".parquet"
         else:
-            text = os.fspath(path) if not isinstance(path, str) and hasattr(path, "__fspath__") else str(path)
-            self._source = ("path", text)
-            self._suffix = _native.suffix_of(os.path.basename(text.rstrip("/")))
+            self._source = ("path", os.fspath(path) if hasattr(path, "__fspath__") else str(path))
 
     # ----- construction -----
 
@@ -190,7 +192,11 @@ class Artifact:
         """The canonical suffix (``.csv``, ``.ome.zarr``, or empty)."""
         if self._staged is not None:
             return self._staged[2]
-        return self._rec["suffix"] if self._rec is not None else self._suffix
+        if self._rec is not None:
+            return self._rec["suffix"]
+        if self._suffix is None:
+            self._suffix = _native.suffix_of(os.path.basename(str(self._source[1]).rstrip("/")))
+        return self._suffix
 
     @property
     def kind(self) -> Optional[str]:
