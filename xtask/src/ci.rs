@@ -1,6 +1,7 @@
 //! `cargo xtask ci`: what CI runs, and what a developer runs before pushing: formatting,
 //! clippy with warnings denied, the test images (for the `containers` provider), and every
-//! test in the workspace. Prints how long each phase took.
+//! test in the workspace, then the Python package's pytest suite (`cargo xtask python`).
+//! Prints how long each phase took.
 
 use std::process::Command;
 use std::time::Instant;
@@ -39,7 +40,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
         let mut test = cargo();
         test.args(["test", "--workspace", "--locked"]);
-        phase("cargo test --workspace", test, &mut timings)
+        phase("cargo test --workspace", test, &mut timings)?;
+        let mut python = cargo();
+        python.args(["xtask", "python"]);
+        phase("python tests (pytest)", python, &mut timings)
     })();
     eprintln!("\nphase timings:");
     for (name, secs) in &timings {

@@ -6,6 +6,7 @@
 
 mod bench;
 mod ci;
+mod python;
 mod test_images;
 mod tidy;
 
@@ -15,6 +16,7 @@ use std::process::ExitCode;
 const TASKS: &[(&str, &str)] = &[
     ("bench", "run the benchmark workloads in release mode; JSON in target/bench/bench.json"),
     ("ci", "fmt check, clippy -D warnings, test images, every test; phase timings (--skip-lint)"),
+    ("python", "build the Python package into target/pyvenv (maturin) and run its pytest suite"),
     ("tidy", "check the invariants of docs/ARCHITECTURE.md: crate graph, sources, module cycles"),
     ("test-images", "build the local test-server image and binaries when missing (--force rebuilds)"),
 ];
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
     let result = match task.as_str() {
         "bench" => bench::run(rest),
         "ci" => ci::run(rest),
+        "python" => python::run(rest),
         "tidy" => tidy::run(rest),
         "test-images" => test_images::run(rest),
         "-h" | "--help" | "help" => {

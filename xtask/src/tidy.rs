@@ -35,7 +35,9 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ("trove-persistence", &["trove-storage", "opendal", "trove", "trove-cli", "trove-e2e"]),
     ("trove-storage", &["trove-persistence", "sea-orm", "sqlx", "trove", "trove-cli", "trove-e2e"]),
     ("trove-testkit", &["trove-persistence", "trove-storage", "trove", "trove-cli", "trove-e2e"]),
-    ("trove", &["trove-cli", "trove-testkit", "trove-e2e"]),
+    ("trove", &["trove-cli", "trove-testkit", "trove-e2e", "trove-py"]),
+    // The Python package is a user of the façade, like the CLI.
+    ("trove-py", &["trove-cli", "trove-testkit", "trove-e2e"]),
     ("trove-e2e", &["trove", "trove-persistence", "trove-storage"]),
 ];
 
@@ -213,6 +215,7 @@ const DOCUMENTED: &[&str] = &[
     "trove-storage",
     "trove",
     "trove-cli",
+    "trove-py",
     "trove-testkit",
     "trove-e2e",
     "xtask",

@@ -38,6 +38,7 @@ mod local;
 mod maintenance;
 mod outcome;
 pub mod plugin;
+mod probe;
 mod query;
 mod replace;
 mod save;

@@ -79,7 +79,7 @@ impl Trove {
     /// The registered location holding `uri` (`s3://bucket/prefix/raw/x.csv`, a local path),
     /// with the key relative to its root; for anything else, `uri` as a key in the default
     /// location.
-    fn locate(&self, uri: &str) -> Result<(&Store, String)> {
+    pub(crate) fn locate(&self, uri: &str) -> Result<(&Store, String)> {
         let uri = match wiring::resolve(uri, self.plugins())? {
             Location::Local(path) if path.is_absolute() => {
                 return self.local_location_of(&path)?.ok_or_else(|| {

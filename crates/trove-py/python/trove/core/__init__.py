@@ -1,0 +1,5 @@
+"""Compatibility namespace: ``trove.core.storage.paths.AUTO_KEY_PREFIX``."""
+
+from . import storage
+
+__all__ = ["storage"]

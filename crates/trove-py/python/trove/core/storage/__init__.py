@@ -1,0 +1,5 @@
+"""Compatibility namespace for storage constants."""
+
+from . import paths
+
+__all__ = ["paths"]

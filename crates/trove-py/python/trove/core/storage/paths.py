@@ -1,0 +1,5 @@
+"""Storage path constants."""
+
+from ..._artifact import AUTO_KEY_PREFIX
+
+__all__ = ["AUTO_KEY_PREFIX"]
