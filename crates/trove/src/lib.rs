@@ -37,12 +37,14 @@ mod local;
 mod maintenance;
 mod outcome;
 pub mod plugin;
+pub mod progress;
 mod query;
 mod replace;
 mod save;
 mod source;
 mod storage;
 mod teardown;
+mod transfer;
 mod wiring;
 
 use std::collections::HashMap;
@@ -66,6 +68,7 @@ pub use outcome::{
     SaveOutcome, TrashPlan,
 };
 pub use plugin::{Format, LifecycleObserver, StorageScheme};
+pub use progress::{ProgressObserver, TransferKind};
 pub use replace::{Renamed, ReplaceOutcome};
 pub use save::SaveOptions;
 pub use source::Source;
@@ -166,6 +169,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     location: String,
     plugins: plugin::Plugins,
+    progress: progress::Progress,
 }
 
 /// The handle recorded as `created_by`, and its catalog row once a write has needed it.
@@ -186,6 +190,7 @@ pub struct TroveBuilder {
     location: Option<String>,
     plugins: plugin::Plugins,
     cache: cache::CacheSettings,
+    progress: progress::Progress,
 }
 
 impl std::fmt::Debug for TroveBuilder {
@@ -198,6 +203,7 @@ impl std::fmt::Debug for TroveBuilder {
             .field("location", &self.location.as_deref().map(trove_domain::secret::redact_url))
             .field("plugins", &self.plugins)
             .field("cache", &self.cache)
+            .field("progress", &self.progress)
             .finish()
     }
 }
@@ -252,6 +258,13 @@ impl TroveBuilder {
     /// Call `observer` after each committed lifecycle change (see [`plugin::LifecycleObserver`]).
     pub fn observer(mut self, observer: Arc<dyn LifecycleObserver>) -> Self {
         self.plugins.add_observer(observer);
+        self
+    }
+
+    /// Tell `observer` about byte transfers (saves of local files, downloads into the cache) as
+    /// they run (see [`progress::ProgressObserver`]).
+    pub fn progress(mut self, observer: Arc<dyn ProgressObserver>) -> Self {
+        self.progress = progress::Progress::new(observer);
         self
     }
 
@@ -331,6 +344,7 @@ impl TroveBuilder {
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 location,
                 plugins: self.plugins,
+                progress: self.progress,
             }),
         })
     }
@@ -359,6 +373,18 @@ impl Trove {
     /// Create an instance (see [`InitOptions`]).
     pub async fn init(opts: InitOptions) -> Result<Trove> {
         Trove::builder().init(opts).await
+    }
+
+    /// This handle, telling `observer` about byte transfers as they run (see
+    /// [`TroveBuilder::progress`]); other clones of the handle are unaffected.
+    pub fn with_progress(&self, observer: Arc<dyn ProgressObserver>) -> Trove {
+        let mut inner = (*self.inner).clone();
+        inner.progress = progress::Progress::new(observer);
+        Trove { inner: Arc::new(inner) }
+    }
+
+    pub(crate) fn progress(&self) -> &progress::Progress {
+        &self.inner.progress
     }
 
     /// The instance record.
