@@ -51,8 +51,9 @@ pub(crate) enum CopyError {
     Write(io::Error),
 }
 
-/// What [`copy_parallel`] did: the hash of the bytes read, and how many were read (fewer than
-/// `size` if the source shrank meanwhile; the caller compares).
+/// What [`copy_parallel`] did: the hash of the first `size` bytes, and how many bytes the
+/// source had (fewer than `size` if it shrank meanwhile, more if it had bytes beyond `size`;
+/// the caller compares).
 #[derive(Debug)]
 pub(crate) struct Copied {
     pub(crate) content: ContentHash,
@@ -121,7 +122,17 @@ pub(crate) fn copy_parallel(
         return Err(e);
     }
     let digests = digests.into_inner().unwrap_or_else(|e| e.into_inner());
-    Ok(Copied { content: combine_part_digests(&digests, size), read: read.into_inner() })
+    // A file with more bytes than its size said (it grew, or it is a procfs file whose size
+    // is 0) counts the extra byte as read, so the caller sees the mismatch.
+    let mut probe = [0u8; 1];
+    let beyond = loop {
+        match src.read_at(&mut probe, size) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CopyError::Read(e)),
+            Ok(n) => break n as u64,
+        }
+    };
+    Ok(Copied { content: combine_part_digests(&digests, size), read: read.into_inner() + beyond })
 }
 
 /// One part: read, hash, write; stops early (returning fewer bytes) if the source ends.
@@ -289,12 +300,17 @@ mod tests {
     }
 
     #[test]
-    fn a_source_shorter_than_announced_reports_what_was_read() {
+    fn a_source_shorter_or_longer_than_announced_shows_in_the_count() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("src");
         std::fs::write(&p, b"abc").unwrap();
         let copied = copy_parallel(&File::open(&p).unwrap(), None, 10, &Transfer::none()).unwrap();
         assert_eq!(copied.read, 3);
+        let copied = copy_parallel(&File::open(&p).unwrap(), None, 2, &Transfer::none()).unwrap();
+        assert!(copied.read > 2, "bytes beyond the announced size are noticed");
+        // procfs: size 0, content nonetheless.
+        let proc = File::open("/proc/self/status").unwrap();
+        assert!(copy_parallel(&proc, None, 0, &Transfer::none()).unwrap().read > 0);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
