@@ -13,9 +13,9 @@ use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tracing_subscriber::EnvFilter;
 use trove::domain::secret::{REDACTED, redact_urls_in};
 use trove::{ProgressObserver, TransferKind};
-use tracing_subscriber::EnvFilter;
 
 /// Transfers smaller than this show no bar.
 pub const MIN_BAR_BYTES: u64 = 4 * 1024 * 1024;

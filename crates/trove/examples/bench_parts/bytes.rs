@@ -195,8 +195,7 @@ fn bare_operator(cfg: &S3Config) -> opendal::Operator {
 /// with Trove's part size and concurrency.
 async fn bare_upload(op: &opendal::Operator, path: &Path, key: &str) -> f64 {
     let t = Instant::now();
-    let mut w =
-        op.writer_with(key).chunk(PART_SIZE as usize).concurrent(DEFAULT_WRITE_CONCURRENCY).await.unwrap();
+    let mut w = op.writer_with(key).chunk(PART_SIZE as usize).concurrent(DEFAULT_WRITE_CONCURRENCY).await.unwrap();
     let mut f = std::fs::File::open(path).unwrap();
     loop {
         let mut buf = vec![0u8; 4 * MIB];
@@ -244,7 +243,8 @@ pub async fn w6(workload: &str, mib: usize, runs: usize) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let Some(s) = s3_bench(&dir.path().join("cache")).await else { return skipped(workload) };
     let op = bare_operator(&s.cfg);
-    let (mut save, mut upload, mut cold, mut bare_get, mut warm) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut save, mut upload, mut cold, mut bare_get, mut warm) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for run in 0..runs {
         let input = dir.path().join(format!("in{run}.bin"));
         write_input(&input, mib, run as u64 + 1);

@@ -23,7 +23,12 @@ const MAX_PARTS: u32 = 10_000;
 
 /// Stream a local file into `key`, hashing it on the way. A symbolic link named as the
 /// source is followed to its file (see [`crate::source`]).
-pub(crate) async fn write_file(store: &dyn ObjectStore, path: &Path, key: &str, progress: &Progress) -> Result<Written> {
+pub(crate) async fn write_file(
+    store: &dyn ObjectStore,
+    path: &Path,
+    key: &str,
+    progress: &Progress,
+) -> Result<Written> {
     let path = source::resolve(path)?;
     let content = copy_file_hashing(store, &path, key, None, progress).await?;
     Ok(Written { key: key.to_owned(), content, n_files: None })
