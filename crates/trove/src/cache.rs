@@ -51,7 +51,7 @@ use trove_domain::{Artifact, ContentHash, Error, ErrorKind, Placement, Result};
 
 use crate::Trove;
 use crate::progress::{Progress, Transfer, TransferKind};
-use crate::transfer::{CopyError, copy_parallel};
+use crate::transfer::{CopyError, Flush, copy_parallel};
 
 /// Environment variable naming the cache root (an absolute path).
 pub const CACHE_DIR_ENV: &str = "TROVE_CACHE_DIR";
@@ -450,9 +450,10 @@ async fn seed_file(
             let src = std::fs::File::open(&src)?;
             let out = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp_path)?;
             let len = src.metadata()?.len();
-            let copied = copy_parallel(&src, Some(&out), len, &Transfer::none()).map_err(|e| match e {
-                CopyError::Read(e) | CopyError::Write(e) => e,
-            })?;
+            let copied =
+                copy_parallel(&src, Some(&out), len, Flush::Never, &Transfer::none()).map_err(|e| match e {
+                    CopyError::Read(e) | CopyError::Write(e) => e,
+                })?;
             Ok::<_, std::io::Error>((out, len, copied))
         })
         .await
@@ -552,7 +553,7 @@ async fn hash_local_file(path: &Path) -> Result<ContentHash> {
     let hashed = tokio::task::spawn_blocking(move || {
         let file = std::fs::File::open(&p)?;
         let len = file.metadata()?.len();
-        copy_parallel(&file, None, len, &Transfer::none()).map_err(|e| match e {
+        copy_parallel(&file, None, len, Flush::Never, &Transfer::none()).map_err(|e| match e {
             CopyError::Read(e) | CopyError::Write(e) => e,
         })
     })

@@ -60,14 +60,24 @@ pub(crate) struct Copied {
     pub(crate) read: u64,
 }
 
+/// Whether [`copy_parallel`] flushes finished parts of its destination to disk as it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flush {
+    /// The destination will be synced when it is closed (a save): start the writeback early.
+    AsPartsFinish,
+    /// The destination need not be durable (a cache copy): leave writeback to the kernel.
+    Never,
+}
+
 /// Read the first `size` bytes of `src`, hash them and (with `dst`) write them at the same
 /// offsets of `dst`, parts in parallel (see the module docs). Blocking: call it from
-/// `spawn_blocking`. `dst` is synced as parts finish but not at the end: the caller's close
-/// does the final `fsync`.
+/// `spawn_blocking`. With [`Flush::AsPartsFinish`], `dst` is synced as parts finish but not at
+/// the end: the caller's close does the final `fsync`.
 pub(crate) fn copy_parallel(
     src: &File,
     dst: Option<&File>,
     size: u64,
+    flush: Flush,
     transfer: &Transfer,
 ) -> std::result::Result<Copied, CopyError> {
     let parts = parts_of(size);
@@ -79,7 +89,7 @@ pub(crate) fn copy_parallel(
     let first_error: Mutex<Option<CopyError>> = Mutex::new(None);
     let (done_tx, done_rx) = mpsc::channel::<()>();
     std::thread::scope(|scope| {
-        if let Some(dst) = dst.filter(|_| parts > 1) {
+        if let Some(dst) = dst.filter(|_| parts > 1 && flush == Flush::AsPartsFinish) {
             // Flush finished parts while later ones are still read and hashed; errors show up
             // again at the final fsync, which is the one that counts.
             scope.spawn(move || {
@@ -288,12 +298,12 @@ mod tests {
             let src = File::open(&src_path).unwrap();
             let dst_path = dir.path().join("dst");
             let dst = File::create(&dst_path).unwrap();
-            let copied = copy_parallel(&src, Some(&dst), n as u64, &Transfer::none()).unwrap();
+            let copied = copy_parallel(&src, Some(&dst), n as u64, Flush::AsPartsFinish, &Transfer::none()).unwrap();
             assert_eq!(copied.content, want, "size {n}");
             assert_eq!(copied.read, n as u64);
             drop(dst);
             assert!(std::fs::read(&dst_path).unwrap() == data, "size {n}: the copy holds the same bytes");
-            let hashed = copy_parallel(&src, None, n as u64, &Transfer::none()).unwrap();
+            let hashed = copy_parallel(&src, None, n as u64, Flush::Never, &Transfer::none()).unwrap();
             assert_eq!(hashed.content, want);
             assert_eq!(hash_parallel(&data), want, "size {n}");
         }
@@ -304,13 +314,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("src");
         std::fs::write(&p, b"abc").unwrap();
-        let copied = copy_parallel(&File::open(&p).unwrap(), None, 10, &Transfer::none()).unwrap();
+        let copied = copy_parallel(&File::open(&p).unwrap(), None, 10, Flush::Never, &Transfer::none()).unwrap();
         assert_eq!(copied.read, 3);
-        let copied = copy_parallel(&File::open(&p).unwrap(), None, 2, &Transfer::none()).unwrap();
+        let copied = copy_parallel(&File::open(&p).unwrap(), None, 2, Flush::Never, &Transfer::none()).unwrap();
         assert!(copied.read > 2, "bytes beyond the announced size are noticed");
         // procfs: size 0, content nonetheless.
         let proc = File::open("/proc/self/status").unwrap();
-        assert!(copy_parallel(&proc, None, 0, &Transfer::none()).unwrap().read > 0);
+        assert!(copy_parallel(&proc, None, 0, Flush::Never, &Transfer::none()).unwrap().read > 0);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

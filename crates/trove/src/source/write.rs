@@ -13,7 +13,7 @@ use trove_domain::{ContentHash, Error, ErrorKind, HashType, Result};
 use super::files as source;
 use crate::local::{Written, hash_stored_file};
 use crate::progress::{Progress, Transfer, TransferKind};
-use crate::transfer::{CopyError, PartHashers, copy_parallel, hash_parallel};
+use crate::transfer::{CopyError, Flush, PartHashers, copy_parallel, hash_parallel};
 
 /// Read size for local files streamed to a writer.
 const CHUNK: usize = 4 * 1024 * 1024;
@@ -93,9 +93,10 @@ async fn copy_local(
     key: &str,
     transfer: Transfer,
 ) -> Result<(ContentHash, u64)> {
-    let copied = tokio::task::spawn_blocking(move || copy_parallel(&file, Some(&dest), size, &transfer))
-        .await
-        .map_err(|e| Error::storage(format!("copying {} failed: {e}", path.display())))?;
+    let copied =
+        tokio::task::spawn_blocking(move || copy_parallel(&file, Some(&dest), size, Flush::AsPartsFinish, &transfer))
+            .await
+            .map_err(|e| Error::storage(format!("copying {} failed: {e}", path.display())))?;
     match copied {
         Ok(c) => Ok((c.content, c.read)),
         Err(CopyError::Read(e)) => Err(source::read_error(path, e)),
