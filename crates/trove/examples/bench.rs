@@ -152,6 +152,14 @@ async fn run_once(workload: &str, n: usize) -> f64 {
 
 #[tokio::main]
 async fn main() {
+    // RUST_LOG=trove=debug,opendal=debug shows where a workload's time goes (on stderr).
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let workload = args.first().cloned().unwrap_or_else(|| "W1a".into());
     let default_n = match workload.as_str() {
