@@ -14,14 +14,18 @@ mod demo;
 mod input;
 mod instance;
 mod lifecycle;
+mod logging;
 mod maintenance;
 mod output;
 mod query;
 mod save;
 mod storage_cmd;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Parser, Subcommand};
 use serde_json::json;
@@ -38,6 +42,13 @@ struct Cli {
     /// Print JSON for scripts instead of tables.
     #[arg(long, global = true)]
     json: bool,
+    /// Show what Trove and its storage do on stderr: -v (info), -vv (debug), -vvv (trace).
+    /// RUST_LOG, when set, chooses instead. Secrets are redacted.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// No progress bars.
+    #[arg(short, long, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -121,6 +132,9 @@ fn main() -> ExitCode {
         }
     };
     let json = cli.json;
+    let args: Vec<String> = std::env::args().collect();
+    logging::init(cli.verbose, &args);
+    PROGRESS.store(logging::show_progress(cli.quiet, std::io::stderr().is_terminal()), Ordering::Relaxed);
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -154,9 +168,16 @@ fn exit_code(kind: ErrorKind) -> u8 {
     }
 }
 
+/// Whether transfers draw a progress bar (see [`logging`]).
+static PROGRESS: AtomicBool = AtomicBool::new(false);
+
 async fn open(cli_instance: Option<&str>) -> Result<Trove> {
     let location = config::resolve_instance(cli_instance)?;
-    Trove::builder().location(&location).on_lease_wait(lease_wait_notice()).open().await
+    let trove = Trove::builder().location(&location).on_lease_wait(lease_wait_notice()).open().await?;
+    if PROGRESS.load(Ordering::Relaxed) {
+        return Ok(trove.with_progress(Arc::new(logging::Bars::default())));
+    }
+    Ok(trove)
 }
 
 /// What a write that finds another writer's lease (an instance in a bucket) says while it waits.

@@ -1,6 +1,5 @@
 //! `trove save` and `trove replace`: put content in, or swap an artifact's content in place.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -67,17 +66,8 @@ pub async fn save(trove: &Trove, args: SaveArgs, json: bool) -> Result<()> {
         storage: args.storage,
         ..SaveOptions::default()
     };
-    let spinner = (!json && std::io::stderr().is_terminal()).then(|| {
-        let s = indicatif::ProgressBar::new_spinner();
-        s.set_message(format!("saving {}", args.path.display()));
-        s.enable_steady_tick(std::time::Duration::from_millis(100));
-        s
-    });
-    let outcome = trove.save_from(&args.path, opts).await;
-    if let Some(s) = spinner {
-        s.finish_and_clear();
-    }
-    let outcome = outcome?;
+    // Progress (a bar for large files) comes from the handle's observer: see `logging`.
+    let outcome = trove.save_from(&args.path, opts).await?;
     if json {
         let mut m = artifact_json(trove, outcome.artifact());
         m.insert("outcome".into(), Value::String(outcome.name().into()));

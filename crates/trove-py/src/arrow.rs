@@ -39,7 +39,7 @@ pub(crate) fn import_stream(data: &Bound<'_, PyAny>) -> PyResult<Vec<RecordBatch
     // pointer is a valid, aligned `ArrowArrayStream`. `from_raw` moves the struct out and leaves
     // a released (empty) one behind, which the capsule's destructor then ignores, as the
     // interface prescribes for a consumer.
-    #[allow(unsafe_code)]
+    #[allow(unsafe_code, reason = "the Arrow C stream interface hands over a raw pointer; see SAFETY above")]
     let stream = unsafe { FFI_ArrowArrayStream::from_raw(ptr.as_ptr().cast::<FFI_ArrowArrayStream>()) };
     let reader = RecordBatchStreamReader::try_new(stream)
         .map_err(|e| PyValueError::new_err(format!("could not import the Arrow stream: {e}")))?;

@@ -188,7 +188,7 @@ impl Instance {
     /// Save a local file or folder (a path inside a registered storage is registered in place;
     /// an `s3://`/`gs://` URI inside a registered location too). Returns `(outcome, record)`.
     #[pyo3(signature = (path, key=None, description=None, kind=None, revises=None, real_key=None))]
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments, reason = "mirrors the keyword arguments of the Python API one to one")]
     fn save_path<'py>(
         &self,
         py: Python<'py>,
@@ -209,7 +209,7 @@ impl Instance {
     /// Save an Arrow C stream (any object with `__arrow_c_stream__`) as a Parquet artifact
     /// (`otype = "DataFrame"`, `kind = "dataset"` unless given). Returns `(outcome, record)`.
     #[pyo3(signature = (data, key=None, description=None, kind=None, revises=None, real_key=None))]
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments, reason = "mirrors the keyword arguments of the Python API one to one")]
     fn save_arrow<'py>(
         &self,
         py: Python<'py>,
@@ -266,7 +266,7 @@ impl Instance {
     /// or a branch id; `order` is `newest` (default), `key` or `version`.
     #[pyo3(signature = (branch=None, uids=None, stem=None, key=None, key_prefix=None, hash=None,
                         latest_only=false, labels=None, order=None, limit=None, offset=None, count_only=false))]
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments, reason = "mirrors the keyword arguments of the Python API one to one")]
     fn list<'py>(
         &self,
         py: Python<'py>,

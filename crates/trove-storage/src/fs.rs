@@ -139,14 +139,13 @@ pub(crate) struct FsWriter {
     target: PathBuf,
     temp: Option<TempFile>,
     file: Option<tokio::fs::File>,
-    size: u64,
 }
 
 impl FsWriter {
     pub(crate) async fn create(root: &Path, key: &str) -> Result<FsWriter> {
         let target = root.join(key);
         let (temp, file) = open_temp(&target).await.map_err(|e| map_io(e, "write", key, &target))?;
-        Ok(FsWriter { key: key.to_string(), target, temp: Some(temp), file: Some(file), size: 0 })
+        Ok(FsWriter { key: key.to_string(), target, temp: Some(temp), file: Some(file) })
     }
 
     fn discard(&mut self) {
@@ -166,10 +165,7 @@ impl ObjectWriter for FsWriter {
     async fn write(&mut self, chunk: Bytes) -> Result<()> {
         let result = self.file()?.write_all(&chunk).await;
         match result {
-            Ok(()) => {
-                self.size += chunk.len() as u64;
-                Ok(())
-            }
+            Ok(()) => Ok(()),
             Err(e) => {
                 self.discard();
                 Err(map_io(e, "write", &self.key, &self.target))
@@ -186,19 +182,43 @@ impl ObjectWriter for FsWriter {
             file.sync_all().await
         }
         .await;
+        // The file's own size: positional writes through `local_file` are not counted by `write`.
+        let size = match synced {
+            Ok(()) => file.metadata().await.map(|m| m.len()),
+            Err(e) => Err(e),
+        };
         drop(file);
-        if let Err(e) = synced {
-            self.discard();
-            return Err(map_io(e, "write", &self.key, &self.target));
-        }
+        let size = match size {
+            Ok(size) => size,
+            Err(e) => {
+                self.discard();
+                return Err(map_io(e, "write", &self.key, &self.target));
+            }
+        };
         let temp = self.temp.take().expect("temp file exists while the file is open");
         temp.commit(&self.target).await.map_err(|e| map_io(e, "write", &self.key, &self.target))?;
-        Ok(PutResult { size: self.size, etag: None })
+        Ok(PutResult { size, etag: None })
     }
 
     async fn abort(mut self: Box<Self>) -> Result<()> {
         self.discard();
         Ok(())
+    }
+
+    async fn local_file(&mut self) -> Result<Option<std::fs::File>> {
+        let file = self.file()?;
+        let cloned = async {
+            file.flush().await?;
+            file.try_clone().await
+        }
+        .await;
+        match cloned {
+            Ok(f) => Ok(Some(f.into_std().await)),
+            Err(e) => {
+                self.discard();
+                Err(map_io(e, "write", &self.key, &self.target))
+            }
+        }
     }
 }
 

@@ -29,5 +29,5 @@ mod uri;
 pub use config::{DEFAULT_IO_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_WRITE_CONCURRENCY, GcsConfig, S3Config};
 pub use fault::{FaultInjection, FaultOp, FaultTiming};
 pub use keys::{check_key, check_prefix};
-pub use store::OpendalStore;
+pub use store::{OpendalStore, READ_CHUNK, READ_CONCURRENCY};
 pub use uri::open_root;

@@ -28,6 +28,11 @@ use crate::keys::{check_key, check_prefix, check_write_key};
 use crate::s3_uploads::S3Uploads;
 use crate::transport::install_http_transport;
 
+/// Ranged requests a cloud read keeps in flight (memory: this many [`READ_CHUNK`]s).
+pub const READ_CONCURRENCY: usize = 4;
+/// The size of one ranged request of a cloud read.
+pub const READ_CHUNK: usize = 8 * 1024 * 1024;
+
 /// Where the bytes are, for paths and messages.
 #[derive(Debug, Clone)]
 pub(crate) enum Backend {
@@ -376,7 +381,13 @@ impl ObjectStore for OpendalStore {
         if start == end {
             return Ok(Box::new(StreamReader { stream: None, key: key.to_string(), root: self.root.clone() }));
         }
-        let reader = self.op.reader(key).await.map_err(|e| self.err(e, "read", key))?;
+        let mut reader = self.op.reader_with(key);
+        if matches!(self.backend, Backend::S3 { .. } | Backend::Gcs) {
+            // Cloud reads: ranged requests of READ_CHUNK bytes, READ_CONCURRENCY in flight,
+            // handed out in order.
+            reader = reader.concurrent(READ_CONCURRENCY).chunk(READ_CHUNK);
+        }
+        let reader = reader.await.map_err(|e| self.err(e, "read", key))?;
         let stream = reader.into_stream(start..end).await.map_err(|e| self.err(e, "read", key))?;
         Ok(Box::new(StreamReader { stream: Some(Box::pin(stream)), key: key.to_string(), root: self.root.clone() }))
     }

@@ -3,6 +3,9 @@
 //! workload so each reports its own peak RSS. Usage: `bench WORKLOAD [N] [RUNS]`; prints one JSON
 //! line: {"workload", "backend", "n", "seconds" (median), "ops_per_sec", "peak_rss_mib", "runs"}.
 
+#[path = "bench_parts/bytes.rs"]
+mod bytes;
+
 use std::path::Path;
 use std::time::Instant;
 
@@ -113,7 +116,7 @@ async fn run_once(workload: &str, n: usize) -> f64 {
             assert_eq!(trashed, want);
             secs
         }
-        "W5" => {
+        "W5old" => {
             // one file of n MiB (default 1024), saved with every byte hashed
             let p = s.inputs.join("big.bin");
             {
@@ -143,17 +146,39 @@ async fn run_once(workload: &str, n: usize) -> f64 {
             std::fs::copy(&p, s.inputs.join("copy.bin")).unwrap();
             t.elapsed().as_secs_f64()
         }
-        other => panic!("unknown workload {other}: W1a W3a W3b W4a W4b W4c W5 W5cp"),
+        other => panic!("unknown workload {other}: W1a W3a W3b W4a W4b W4c W5 W5old W5cp W6a W6b W6bw"),
     }
 }
 
 #[tokio::main]
 async fn main() {
+    // RUST_LOG=trove=debug,opendal=debug shows where a workload's time goes (on stderr).
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let workload = args.first().cloned().unwrap_or_else(|| "W1a".into());
-    let default_n = if workload.starts_with("W5") { 1024 } else { 1000 };
+    let default_n = match workload.as_str() {
+        w if w.starts_with("W5") => 1024,
+        w if w.starts_with("W6") => 64,
+        _ => 1000,
+    };
     let n: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(default_n);
     let runs: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(3);
+    // The byte path: figures and baselines measured together (see `bench_parts/bytes.rs`).
+    let byte_path = match workload.as_str() {
+        "W5" => Some(bytes::w5(n, runs).await),
+        "W6a" | "W6b" | "W6bw" => Some(bytes::w6(&workload, n, runs.max(3)).await),
+        _ => None,
+    };
+    if let Some(v) = byte_path {
+        println!("{v}");
+        return;
+    }
     let mut secs = Vec::with_capacity(runs);
     for _ in 0..runs {
         secs.push(run_once(&workload, n).await);

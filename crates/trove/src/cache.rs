@@ -37,19 +37,21 @@
 //!   index updates; the worst outcome is an early eviction, never a wrong file.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write as _;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncWriteExt;
 use trove_domain::hash::{FolderEntry, folder_hash};
 use trove_domain::ids::random_base62;
 use trove_domain::key::MAX_SEGMENT_BYTES;
 use trove_domain::ports::{ObjectMeta, ObjectReader, ObjectStore};
-use trove_domain::{Artifact, ContentHash, ContentHasher, Error, ErrorKind, Placement, Result};
+use trove_domain::{Artifact, ContentHash, Error, ErrorKind, Placement, Result};
 
 use crate::Trove;
+use crate::progress::{Progress, Transfer, TransferKind};
+use crate::transfer::{CopyError, Flush, copy_parallel};
 
 /// Environment variable naming the cache root (an absolute path).
 pub const CACHE_DIR_ENV: &str = "TROVE_CACHE_DIR";
@@ -163,7 +165,7 @@ impl Trove {
         let root = self.inner.cache.root()?;
         let dest = self.cache_path_of(&root, artifact)?;
         let s = store.store.as_ref();
-        let mut sync = Sync::new(s, &root).await;
+        let mut sync = Sync::new(s, self.progress(), &root).await;
         if artifact.is_folder() {
             sync.folder(&key, &dest).await?;
         } else {
@@ -313,17 +315,18 @@ fn rel_of(root: &Path, path: &Path) -> String {
 /// place holds.
 struct Sync<'a> {
     store: &'a dyn ObjectStore,
+    progress: &'a Progress,
     root: &'a Path,
     known: BTreeMap<String, Holding>,
     held: Vec<(String, Holding)>,
 }
 
 impl<'a> Sync<'a> {
-    async fn new(store: &'a dyn ObjectStore, root: &'a Path) -> Sync<'a> {
+    async fn new(store: &'a dyn ObjectStore, progress: &'a Progress, root: &'a Path) -> Sync<'a> {
         let index_path = root.join(META_DIR).join(INDEX_FILE);
         let index: Index =
             tokio::fs::read(&index_path).await.ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
-        Sync { store, root, known: index.objects, held: Vec::new() }
+        Sync { store, progress, root, known: index.objects, held: Vec::new() }
     }
 
     /// Download `remote` to `dest` unless `dest` already holds exactly it.
@@ -334,7 +337,7 @@ impl<'a> Sync<'a> {
             self.held.push((rel, h));
             return Ok(());
         }
-        let h = download(self.store, &remote.key, dest, remote, want).await?;
+        let h = download(self.store, self.progress, &remote.key, dest, remote, want).await?;
         self.held.push((rel, h));
         Ok(())
     }
@@ -381,6 +384,7 @@ impl<'a> Sync<'a> {
 /// the record of the file put in place (the rename keeps its inode).
 async fn download(
     store: &dyn ObjectStore,
+    progress: &Progress,
     key: &str,
     dest: &Path,
     remote: &ObjectMeta,
@@ -390,15 +394,21 @@ async fn download(
     tokio::fs::create_dir_all(parent).await.map_err(|e| Error::io(format!("cannot create {}", parent.display()), e))?;
     let tmp = temp_sibling(dest);
     let result = async {
-        let mut file = tokio::fs::File::create(&tmp)
-            .await
-            .map_err(|e| Error::io(format!("cannot create {}", tmp.display()), e))?;
+        let file = std::fs::File::create(&tmp).map_err(|e| Error::io(format!("cannot create {}", tmp.display()), e))?;
+        let file = std::sync::Arc::new(file);
         let mut reader = store.reader(key, None).await?;
+        tracing::debug!(object = %store.display_path(key), bytes = remote.size, to = %dest.display(), "downloading");
+        let transfer = progress.start(TransferKind::Download, &store.display_path(key), remote.size);
+        // The reader keeps its ranged requests in flight while each chunk is written.
         while let Some(chunk) = reader.chunk().await? {
-            file.write_all(&chunk).await.map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
+            let (f, n) = (file.clone(), chunk.len() as u64);
+            tokio::task::spawn_blocking(move || (&*f).write_all(&chunk))
+                .await
+                .map_err(|e| Error::storage(format!("writing {} failed: {e}", tmp.display())))?
+                .map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
+            transfer.add(n);
         }
-        file.flush().await.map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
-        let file = file.into_std().await;
+        drop(transfer);
         if let Some(t) = remote.last_modified {
             file.set_modified(SystemTime::from(t))
                 .map_err(|e| Error::io(format!("cannot set the modification time of {}", tmp.display()), e))?;
@@ -434,19 +444,30 @@ async fn seed_file(
     tokio::fs::create_dir_all(parent).await.map_err(|e| Error::io(format!("cannot create {}", parent.display()), e))?;
     let tmp = temp_sibling(dest);
     let result = async {
-        tokio::fs::copy(source, &tmp).await.map_err(|e| Error::io(format!("cannot copy {}", source.display()), e))?;
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&tmp)
-            .map_err(|e| Error::io(format!("cannot open {}", tmp.display()), e))?;
-        let meta = file.metadata().map_err(|e| Error::io(format!("cannot read {}", tmp.display()), e))?;
+        let (src, tmp_path, size) = (source.to_path_buf(), tmp.clone(), remote.size);
+        // One pass: copy and hash together, parts in parallel.
+        let copied = tokio::task::spawn_blocking(move || {
+            let src = std::fs::File::open(&src)?;
+            let out = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp_path)?;
+            let len = src.metadata()?.len();
+            let copied =
+                copy_parallel(&src, Some(&out), len, Flush::Never, &Transfer::none()).map_err(|e| match e {
+                    CopyError::Read(e) | CopyError::Write(e) => e,
+                })?;
+            Ok::<_, std::io::Error>((out, len, copied))
+        })
+        .await
+        .map_err(|e| Error::storage(format!("seeding the cache failed: {e}")))?
+        .map_err(|e| Error::io(format!("cannot copy {} into the cache", source.display()), e))?;
+        let (file, len, copied) = copied;
         // The source may have changed since it was saved: seed only bytes that hash to what
         // was stored, or the cache would hand back content the artifact never had.
-        if meta.len() != remote.size || hash_local_file(&tmp).await?.hash != expected_hash {
+        if len != size || copied.read != size || copied.content.hash != expected_hash {
             return Err(Error::storage("the source changed since it was saved; not seeding the cache"));
         }
         file.set_modified(SystemTime::from(t))
             .map_err(|e| Error::io(format!("cannot set the modification time of {}", tmp.display()), e))?;
+        let meta = file.metadata().map_err(|e| Error::io(format!("cannot read {}", tmp.display()), e))?;
         drop(file);
         tokio::fs::rename(&tmp, dest).await.map_err(|e| Error::io(format!("cannot seed {}", dest.display()), e))?;
         Ok(Some(Holding::new(object_id(store, remote), &meta)))
@@ -528,19 +549,17 @@ async fn hash_local(path: &Path, folder: bool) -> Result<ContentHash> {
 }
 
 async fn hash_local_file(path: &Path) -> Result<ContentHash> {
-    use tokio::io::AsyncReadExt;
-    let mut file =
-        tokio::fs::File::open(path).await.map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
-    let mut hasher = ContentHasher::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).await.map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hasher.finish())
+    let p = path.to_path_buf();
+    let hashed = tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::open(&p)?;
+        let len = file.metadata()?.len();
+        copy_parallel(&file, None, len, Flush::Never, &Transfer::none()).map_err(|e| match e {
+            CopyError::Read(e) | CopyError::Write(e) => e,
+        })
+    })
+    .await
+    .map_err(|e| Error::storage(format!("hashing {} failed: {e}", path.display())))?;
+    Ok(hashed.map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?.content)
 }
 
 /// The last-use index of the cache (`<cache>/.trove-cache/index.json`).

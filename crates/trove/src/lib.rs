@@ -39,12 +39,14 @@ mod maintenance;
 mod outcome;
 pub mod plugin;
 mod probe;
+pub mod progress;
 mod query;
 mod replace;
 mod save;
 mod source;
 mod storage;
 mod teardown;
+mod transfer;
 mod wiring;
 
 use std::collections::HashMap;
@@ -69,6 +71,7 @@ pub use outcome::{
     SaveOutcome, TrashPlan,
 };
 pub use plugin::{Format, LifecycleObserver, StorageScheme};
+pub use progress::{ProgressObserver, TransferKind};
 pub use replace::{Renamed, ReplaceOutcome};
 pub use save::SaveOptions;
 pub use source::Source;
@@ -176,6 +179,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     location: String,
     plugins: plugin::Plugins,
+    progress: progress::Progress,
 }
 
 /// The handle recorded as `created_by`, and its catalog row once a write has needed it.
@@ -197,6 +201,7 @@ pub struct TroveBuilder {
     plugins: plugin::Plugins,
     cache: cache::CacheSettings,
     on_lease_wait: Option<LeaseWaitHook>,
+    progress: progress::Progress,
 }
 
 impl std::fmt::Debug for TroveBuilder {
@@ -209,6 +214,7 @@ impl std::fmt::Debug for TroveBuilder {
             .field("location", &self.location.as_deref().map(trove_domain::secret::redact_url))
             .field("plugins", &self.plugins)
             .field("cache", &self.cache)
+            .field("progress", &self.progress)
             .finish()
     }
 }
@@ -271,6 +277,13 @@ impl TroveBuilder {
     /// Call `observer` after each committed lifecycle change (see [`plugin::LifecycleObserver`]).
     pub fn observer(mut self, observer: Arc<dyn LifecycleObserver>) -> Self {
         self.plugins.add_observer(observer);
+        self
+    }
+
+    /// Tell `observer` about byte transfers (saves of local files, downloads into the cache) as
+    /// they run (see [`progress::ProgressObserver`]).
+    pub fn progress(mut self, observer: Arc<dyn ProgressObserver>) -> Self {
+        self.progress = progress::Progress::new(observer);
         self
     }
 
@@ -373,6 +386,7 @@ impl TroveBuilder {
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 location,
                 plugins: self.plugins,
+                progress: self.progress,
             }),
         })
     }
@@ -402,6 +416,18 @@ impl Trove {
     /// Create an instance (see [`InitOptions`]).
     pub async fn init(opts: InitOptions) -> Result<Trove> {
         Trove::builder().init(opts).await
+    }
+
+    /// This handle, telling `observer` about byte transfers as they run (see
+    /// [`TroveBuilder::progress`]); other clones of the handle are unaffected.
+    pub fn with_progress(&self, observer: Arc<dyn ProgressObserver>) -> Trove {
+        let mut inner = (*self.inner).clone();
+        inner.progress = progress::Progress::new(observer);
+        Trove { inner: Arc::new(inner) }
+    }
+
+    pub(crate) fn progress(&self) -> &progress::Progress {
+        &self.inner.progress
     }
 
     /// The instance record.

@@ -217,7 +217,7 @@ impl Trove {
         // 1. Stage.
         let op = Uid::new_family();
         let staged_key = format!("{MANAGED_DIR}/staging/{}/{}{}", &op.as_str()[..16], a.uid, suffix);
-        let written = match source.write_to(store.store.as_ref(), &staged_key, is_folder).await {
+        let written = match source.write_to(store.store.as_ref(), &staged_key, is_folder, self.progress()).await {
             Ok(w) => w,
             Err(e) => {
                 let _ = remove_staging(store.store.as_ref(), &staged_key).await;

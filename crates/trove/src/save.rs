@@ -194,7 +194,7 @@ impl Trove {
     ) -> Result<SaveOutcome> {
         let mut claim = self.claim_uid(store, plan, opts, None).await?;
         let managed_key = managed_storage_key(&claim.uid, &plan.suffix);
-        let mut written = source.write_to(store.store.as_ref(), &managed_key, is_folder).await?;
+        let mut written = source.write_to(store.store.as_ref(), &managed_key, is_folder, self.progress()).await?;
         let started = std::time::Instant::now();
         let mut attempt: u32 = 0;
         loop {

@@ -21,6 +21,7 @@ use crate::{EMBEDDED_DB, InitOptions, STORAGE_MARKER, StorageMarker, normalize_r
 /// Connect to a catalog by URL: `sqlite://PATH` (created if missing) or `postgresql://...`.
 /// Migrations run on connect.
 pub async fn connect_catalog(url: &str) -> Result<Arc<dyn Catalog>> {
+    tracing::debug!(url = %trove_domain::secret::redact_url(url), "connecting to the catalog");
     Ok(Arc::new(trove_persistence::SeaCatalog::connect(url).await?))
 }
 

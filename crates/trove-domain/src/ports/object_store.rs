@@ -92,6 +92,15 @@ pub trait ObjectWriter: Send {
     async fn close(self: Box<Self>) -> Result<PutResult>;
     /// Discard the write.
     async fn abort(self: Box<Self>) -> Result<()>;
+
+    /// For a write to local disk: a handle on the file being written (not visible at the key
+    /// until [`ObjectWriter::close`]), so a caller can fill it with positional writes, from
+    /// several threads, instead of [`ObjectWriter::write`]. `close` then commits what the file
+    /// holds, durably, as it would written bytes. `None` (the default) where there is no such
+    /// file: callers use `write`.
+    async fn local_file(&mut self) -> Result<Option<std::fs::File>> {
+        Ok(None)
+    }
 }
 
 /// A streaming read.

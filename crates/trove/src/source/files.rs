@@ -256,7 +256,7 @@ impl Stamp {
 /// Open a regular file for reading without following a symbolic link at `path` and without
 /// blocking on a FIFO; refuse anything but a regular file (checked on the handle), and, if
 /// `expected` is given, any other file than the one a walk saw.
-pub(crate) async fn open_regular(path: &Path, expected: Option<Identity>) -> Result<(tokio::fs::File, Stamp)> {
+pub(crate) fn open_regular(path: &Path, expected: Option<Identity>) -> Result<(std::fs::File, Stamp)> {
     let opened = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
@@ -295,13 +295,13 @@ pub(crate) async fn open_regular(path: &Path, expected: Option<Identity>) -> Res
     if expected.is_some_and(|id| id != stamp.identity) {
         return Err(changed_error(path, "was replaced by another file"));
     }
-    Ok((tokio::fs::File::from_std(file), stamp))
+    Ok((file, stamp))
 }
 
 /// After copying `read` bytes from `file` (opened by [`open_regular`] with `start`): fail if the
 /// file changed meanwhile.
-pub(crate) async fn check_unchanged(path: &Path, file: &tokio::fs::File, start: &Stamp, read: u64) -> Result<()> {
-    let end = Stamp::of(&file.metadata().await.map_err(|e| read_error(path, e))?);
+pub(crate) fn check_unchanged(path: &Path, file: &std::fs::File, start: &Stamp, read: u64) -> Result<()> {
+    let end = Stamp::of(&file.metadata().map_err(|e| read_error(path, e))?);
     if end != *start {
         return Err(changed_error(path, "changed while it was being saved"));
     }

@@ -23,6 +23,7 @@ use trove_domain::{Key, Result};
 pub(crate) use files::{check_in_place, resolve, walk_folder};
 
 use crate::local::Written;
+use crate::progress::Progress;
 
 /// What to save.
 #[derive(Debug, Clone)]
@@ -134,10 +135,17 @@ impl Source {
 
     /// Write the source to `key` (a folder: below `key/`), hashing it on the way. The write
     /// belongs to the caller's uid alone; on failure nothing is left at `key`.
-    pub(crate) async fn write_to(&self, store: &dyn ObjectStore, key: &str, is_folder: bool) -> Result<Written> {
+    /// Local files report their bytes to `progress`.
+    pub(crate) async fn write_to(
+        &self,
+        store: &dyn ObjectStore,
+        key: &str,
+        is_folder: bool,
+        progress: &Progress,
+    ) -> Result<Written> {
         match self {
-            Source::Path(p) if is_folder => write::write_folder(store, p, key).await,
-            Source::Path(p) => write::write_file(store, p, key).await,
+            Source::Path(p) if is_folder => write::write_folder(store, p, key, progress).await,
+            Source::Path(p) => write::write_file(store, p, key, progress).await,
             Source::Bytes { data, .. } => write::write_bytes(store, data.clone(), key).await,
             #[cfg(feature = "dataframe")]
             Source::DataFrame(batches) => crate::codec::write_parquet(store, batches, key).await,
