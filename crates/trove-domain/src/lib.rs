@@ -25,7 +25,7 @@ pub use collection::{
     NewCollection, NewLabel,
 };
 pub use entity::{
-    Artifact, ArtifactQuery, ArtifactUpdate, ContentUpdate, Instance, InstanceInit, NewArtifact, NewStorage, Order,
+    Artifact, ArtifactQuery, ArtifactUpdate, ContentUpdate, Cursor, Instance, InstanceInit, NewArtifact, NewStorage, Order,
     Pending, StorageId, StorageLocation, TransitionResult, User, UserId,
 };
 pub use error::{Error, ErrorKind, Result};

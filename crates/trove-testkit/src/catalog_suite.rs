@@ -26,8 +26,10 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use trove_domain::hash::hash_bytes;
 use trove_domain::lifecycle::{NoOpReason, Transition};
 use trove_domain::ports::Catalog;
+mod bulk;
 mod byte_protocols;
 mod collections;
+pub use bulk::{create_artifacts_all_or_nothing, keyset_pages_cover_everything_once, many_keys_and_hashes};
 pub use byte_protocols::{
     abort_replace_keeps_the_old_content, conditional_updates, one_placement_per_key,
     purge_marks_record_policy_and_respect_other_marks, purge_on_a_branch_skips_what_left_it,
@@ -117,6 +119,9 @@ macro_rules! catalog_conformance {
             replaced_content_may_repeat_a_key,
             replace_marks_are_exclusive,
             purge_on_a_branch_skips_what_left_it,
+            create_artifacts_all_or_nothing,
+            many_keys_and_hashes,
+            keyset_pages_cover_everything_once,
         );
     };
     (@each $make:path; $($check:ident),* $(,)?) => {

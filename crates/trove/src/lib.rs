@@ -23,6 +23,7 @@
 //! [`TroveBuilder`] or resolved from a path or URL by [`Trove::open`].
 #![deny(missing_docs)]
 
+mod bulk;
 mod cache;
 #[cfg(feature = "dataframe")]
 mod codec;
@@ -53,6 +54,7 @@ use serde::{Deserialize, Serialize};
 use trove_domain::ports::{Catalog, Clock, ObjectStore, SystemClock};
 use trove_domain::{Instance, StorageId, StorageLocation, User, UserId};
 
+pub use bulk::SaveItem;
 pub use cache::{CACHE_DIR_ENV, CACHE_MAX_BYTES_ENV, cache_path, default_cache_dir};
 pub use collection::{CollectionOptions, CollectionOutcome, MovedCollection};
 #[cfg(feature = "dataframe")]
@@ -72,7 +74,7 @@ pub use source::Source;
 pub use teardown::{DeleteInstanceOptions, InstanceDeletion};
 pub use trove_domain::lifecycle::{KeepReason, NoOpReason, Transition};
 pub use trove_domain::{
-    Artifact, ArtifactQuery, BranchId, BranchSelection, ContentHash, Error, ErrorKind, HashType, Key, Locator, Order,
+    Artifact, ArtifactQuery, BranchId, BranchSelection, ContentHash, Cursor, Error, ErrorKind, HashType, Key, Locator, Order,
     Placement, RecordState, Result, Stem, StoragePolicy, Uid,
 };
 pub use trove_domain::{Collection, CollectionQuery, Label, Labeled};
