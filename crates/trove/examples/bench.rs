@@ -332,6 +332,22 @@ async fn w2(_: &Inst, _: usize) -> f64 {
     panic!("W2 needs the dataframe feature")
 }
 
+/// `n` puts of 1 KiB objects through the bare store (no hashing, no catalog), `parallel` at a
+/// time: what the storage itself costs for W1.
+async fn bare_puts(s: &Inst, n: usize, parallel: usize, round: usize) -> f64 {
+    use futures::StreamExt;
+    let data: Vec<bytes::Bytes> = (0..n).map(|i| bytes::Bytes::from(content(i))).collect();
+    let t = Instant::now();
+    futures::stream::iter(data.into_iter().enumerate().map(|(i, d)| {
+        let store = s.store.clone();
+        async move { store.put(&format!("bare{round}/o{i:07}.bin"), d).await.unwrap() }
+    }))
+    .buffer_unordered(parallel)
+    .collect::<Vec<_>>()
+    .await;
+    t.elapsed().as_secs_f64()
+}
+
 /// The same point query as W3a's lookups, through the driver alone (no ORM, no façade): what
 /// the database itself costs.
 async fn raw_point_queries(url: &str, n: usize) -> f64 {
@@ -385,6 +401,14 @@ async fn simple(backend: Backend, workload: &str, quick: bool) -> Vec<Row> {
         _ => "delete 1000 permanently with their bytes",
     };
     let mut row = Row::new(workload, b, what, n, median(secs), Goal::Under(goal));
+    if matches!(workload, "W1a" | "W1b") {
+        // The storage's own cost: the same number of 1 KiB objects put through the bare store
+        // (no hashing, no catalog), one at a time for W1a, 8 at a time for W1b as save_many.
+        let s = instance(backend).await;
+        let parallel = if workload == "W1b" { 8 } else { 1 };
+        let bare = median(vec![bare_puts(&s, n, parallel, 0).await, bare_puts(&s, n, parallel, 1).await]);
+        row = row.baseline(&format!("bare store puts ({parallel} at a time)"), bare);
+    }
     if workload == "W3a" {
         let s = instance(backend).await;
         populate(&s, n).await;

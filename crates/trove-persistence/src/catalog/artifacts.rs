@@ -3,11 +3,11 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction, EntityTrait};
 use trove_domain::lifecycle::RecordState;
 use trove_domain::{Artifact, Error, ErrorKind, NewArtifact, Operation, Result, TransitionResult, Uid};
 
-use super::SeaCatalog;
+use super::{CHUNK, SeaCatalog};
 use super::codec::{new_artifact_row, version_index};
 use super::locks::LockScope;
 use super::moves::{Family, SoftDeletable, Table};

@@ -7,7 +7,11 @@
 //! * `ix_artifact_key_order` `(key, stem, version_index)`: the same across every branch;
 //! * `ix_artifact_branch_created` `(branch_id, created_at, uid)`: newest first on one branch
 //!   (replaces m0001's `ix_artifact_branch (branch_id, created_at)`, which left the uid
-//!   tie-break to a sort).
+//!   tie-break to a sort);
+//! * `ix_artifact_pending` `(pending_op)` becomes partial, `WHERE pending_op IS NOT NULL`: it
+//!   serves `fsck`'s list of marked records, and a planner can no longer take it for the
+//!   `pending_op IS NULL` of every listing (which matches nearly every row) instead of the
+//!   index that gives the listing's order.
 
 use sea_orm_migration::prelude::*;
 
@@ -23,6 +27,7 @@ impl MigrationName for Migration {
 #[derive(DeriveIden, Clone, Copy)]
 enum Artifact {
     Table,
+    PendingOp,
     BranchId,
     Key,
     Stem,
@@ -41,6 +46,7 @@ fn index(name: &str, columns: &[Artifact]) -> IndexCreateStatement {
 }
 
 const OLD_BRANCH_INDEX: &str = "ix_artifact_branch";
+const PENDING_INDEX: &str = "ix_artifact_pending";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -51,11 +57,19 @@ impl MigrationTrait for Migration {
             .await?;
         manager.create_index(index("ix_artifact_key_order", &[Key, Stem, VersionIndex]).to_owned()).await?;
         manager.create_index(index("ix_artifact_branch_created", &[BranchId, CreatedAt, Uid]).to_owned()).await?;
-        manager.drop_index(Index::drop().name(OLD_BRANCH_INDEX).table(Table).to_owned()).await
+        manager.drop_index(Index::drop().name(OLD_BRANCH_INDEX).table(Table).to_owned()).await?;
+        manager.drop_index(Index::drop().name(PENDING_INDEX).table(Table).to_owned()).await?;
+        manager
+            .create_index(
+                index(PENDING_INDEX, &[PendingOp]).and_where(Expr::col(PendingOp).is_not_null()).to_owned(),
+            )
+            .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         use Artifact::*;
+        manager.drop_index(Index::drop().name(PENDING_INDEX).table(Table).to_owned()).await?;
+        manager.create_index(index(PENDING_INDEX, &[PendingOp]).to_owned()).await?;
         manager.create_index(index(OLD_BRANCH_INDEX, &[BranchId, CreatedAt]).to_owned()).await?;
         for name in ["ix_artifact_branch_created", "ix_artifact_key_order", "ix_artifact_branch_key"] {
             manager.drop_index(Index::drop().name(name).table(Table).to_owned()).await?;

@@ -82,7 +82,7 @@ pub async fn keyset_pages_cover_everything_once(cat: Arc<dyn Catalog>) {
     for i in 0..3 {
         initial.push(ctx.create(None, &format!("keyless {i}")).await.uid);
     }
-    for order in [Order::Key, Order::NewestFirst, Order::Version] {
+    for (o, order) in [Order::Key, Order::NewestFirst, Order::Version].into_iter().enumerate() {
         let base = ArtifactQuery { order, ..ArtifactQuery::new() }.limit(3);
         let mut seen: Vec<Uid> = Vec::new();
         let mut cursor: Option<Cursor> = None;
@@ -99,8 +99,8 @@ pub async fn keyset_pages_cover_everything_once(cat: Arc<dyn Catalog>) {
             cursor = Some(round);
             // Records are added meanwhile: keyed ones before and after, and a keyless one.
             added += 1;
-            ctx.create(Some(&format!("p/00{added}.csv")), &format!("early {order:?} {added}")).await;
-            ctx.create(Some(&format!("p/zz{added}.csv")), &format!("late {order:?} {added}")).await;
+            ctx.create(Some(&format!("p/00{o}{added}.csv")), &format!("early {order:?} {added}")).await;
+            ctx.create(Some(&format!("p/zz{o}{added}.csv")), &format!("late {order:?} {added}")).await;
             ctx.create(None, &format!("keyless {order:?} {added}")).await;
             assert!(added < 50, "paging must end");
         }
