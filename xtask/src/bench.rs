@@ -134,7 +134,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
             let out = cmd.output().map_err(|e| format!("{w}: {e}"))?;
             if !out.status.success() {
                 let err = String::from_utf8_lossy(&out.stderr);
-                eprintln!("bench: {w} on {backend} failed: {}", err.lines().rev().take(5).collect::<Vec<_>>().join(" | "));
+                eprintln!(
+                    "bench: {w} on {backend} failed: {}",
+                    err.lines().rev().take(5).collect::<Vec<_>>().join(" | ")
+                );
                 failed.push(format!("{w}/{backend}"));
                 continue;
             }

@@ -3,7 +3,9 @@
 
 use clap::Args;
 use serde_json::{Value, json};
-use trove::{Artifact, ArtifactQuery, BranchSelection, EmptyTrashOptions, Error, ErrorKind, Result, StoragePolicy, Trove, Uid};
+use trove::{
+    Artifact, ArtifactQuery, BranchSelection, EmptyTrashOptions, Error, ErrorKind, Result, StoragePolicy, Trove, Uid,
+};
 
 use crate::input::{confirm, confirm_permanent, parse_duration};
 use crate::output::{artifact_json, print_artifacts, print_json};

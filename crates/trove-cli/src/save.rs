@@ -195,10 +195,10 @@ fn report_many(trove: &Trove, results: Vec<(String, Result<SaveOutcome>)>, json:
         println!("{} saved, {failed} failed", results.len() - failed);
     }
     if let Some(kind) = first_kind {
-        return Err(Error::new(kind, format!(
-            "{failed} of {} item(s) failed (listed above); the others were saved",
-            results.len()
-        )));
+        return Err(Error::new(
+            kind,
+            format!("{failed} of {} item(s) failed (listed above); the others were saved", results.len()),
+        ));
     }
     Ok(())
 }

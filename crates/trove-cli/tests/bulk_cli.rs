@@ -61,8 +61,7 @@ impl Shell {
     }
 
     fn keys(&self, args: &[&str]) -> Vec<String> {
-        let mut k: Vec<String> =
-            self.json(args).iter().map(|v| v["key"].as_str().unwrap_or("").to_owned()).collect();
+        let mut k: Vec<String> = self.json(args).iter().map(|v| v["key"].as_str().unwrap_or("").to_owned()).collect();
         k.sort();
         k
     }
@@ -148,8 +147,7 @@ fn lifecycle_by_query_and_many_uids() {
     assert!(sh.ok(&["delete", "--key-prefix", "nothing/"]).contains("nothing matched"));
 
     // Many uids (and keys) in one command.
-    let live: Vec<String> =
-        sh.json(&["ls"]).iter().map(|v| v["uid"].as_str().unwrap().to_owned()).collect();
+    let live: Vec<String> = sh.json(&["ls"]).iter().map(|v| v["uid"].as_str().unwrap().to_owned()).collect();
     assert_eq!(live.len(), 5);
     let mut args = vec!["archive"];
     args.extend(live.iter().map(String::as_str));

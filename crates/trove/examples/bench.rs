@@ -169,7 +169,14 @@ async fn instance(backend: Backend) -> Inst {
                 .await
                 .unwrap();
             let catalog_url = db.url.clone();
-            Inst { trove, store, catalog_url, inputs, cache, _keep: vec![Box::new(dir), Box::new(db), Box::new(bucket)] }
+            Inst {
+                trove,
+                store,
+                catalog_url,
+                inputs,
+                cache,
+                _keep: vec![Box::new(dir), Box::new(db), Box::new(bucket)],
+            }
         }
     }
 }
@@ -234,7 +241,8 @@ fn file_items(files: &[PathBuf]) -> Vec<SaveItem> {
 async fn populate(s: &Inst, n: usize) -> Vec<Uid> {
     let mut uids = Vec::with_capacity(n);
     for start in (0..n).step_by(10_000) {
-        let items = (start..n.min(start + 10_000)).map(|i| SaveItem::new(content(i), SaveOptions::key(key(i)))).collect();
+        let items =
+            (start..n.min(start + 10_000)).map(|i| SaveItem::new(content(i), SaveOptions::key(key(i)))).collect();
         for r in s.trove.save_many(items).await {
             uids.push(r.unwrap().into_artifact().uid);
         }
@@ -458,7 +466,8 @@ async fn w7(backend: Backend, quick: bool) -> Vec<Row> {
         s.trove.label_artifacts("w7gold", chunk).await.unwrap();
     }
     let build_secs = build.elapsed().as_secs_f64();
-    let mut rows = vec![Row::new("W7build", b, "build the catalog with save_many (+ label 10%)", n, build_secs, Goal::None)];
+    let mut rows =
+        vec![Row::new("W7build", b, "build the catalog with save_many (+ label 10%)", n, build_secs, Goal::None)];
 
     let mut lookups = Vec::with_capacity(1000);
     for j in 0..1000 {
@@ -482,7 +491,8 @@ async fn w7(backend: Backend, quick: bool) -> Vec<Row> {
             }
             assert_eq!(page.len(), 100, "{name}: a full first page");
             // And the next page through the cursor.
-            let next = trove.list(&ArtifactQuery { after: Some(Cursor::after(page.last().unwrap())), ..q }).await.unwrap();
+            let next =
+                trove.list(&ArtifactQuery { after: Some(Cursor::after(page.last().unwrap())), ..q }).await.unwrap();
             assert!(!next.is_empty(), "{name}: a second page");
             median(t)
         }
@@ -498,7 +508,14 @@ async fn w7(backend: Backend, quick: bool) -> Vec<Row> {
     let moved = s.trove.trash_matching(&ArtifactQuery::new().key_prefix("w7/p7/")).await.unwrap();
     let trash_secs = t.elapsed().as_secs_f64();
     assert_eq!(moved.len(), n / 10);
-    rows.push(Row::new("W7trash", b, &format!("bulk trash of {} by key prefix", n / 10), n / 10, trash_secs, Goal::Under(2.0 * n as f64 / 1e6)));
+    rows.push(Row::new(
+        "W7trash",
+        b,
+        &format!("bulk trash of {} by key prefix", n / 10),
+        n / 10,
+        trash_secs,
+        Goal::Under(2.0 * n as f64 / 1e6),
+    ));
     let trash = first_page("trash", listing(ArtifactQuery::new().branch(BranchSelection::Only(BranchId::TRASH)))).await;
     rows.push(Row::new("W7trashls", b, "first page of 100: --branch trash", 100, trash, Goal::Under(0.005)));
     rows
@@ -525,7 +542,11 @@ async fn w8(backend: Backend, quick: bool) -> Vec<Row> {
                 let mut out = Vec::with_capacity(per_client);
                 for j in 0..per_client {
                     // Half the saves race on 4 shared keys (new versions), half are new keys.
-                    let key = if j % 2 == 0 { format!("w8/shared{}.bin", j % 8 / 2) } else { format!("w8/{clients}/{c}/{j}.bin") };
+                    let key = if j % 2 == 0 {
+                        format!("w8/shared{}.bin", j % 8 / 2)
+                    } else {
+                        format!("w8/{clients}/{c}/{j}.bin")
+                    };
                     let data = format!("clients {clients} client {c} save {j}").into_bytes();
                     let o = trove.save(data, SaveOptions::key(key.clone())).await.unwrap();
                     out.push((key, o));
@@ -535,7 +556,11 @@ async fn w8(backend: Backend, quick: bool) -> Vec<Row> {
         }
         for t in tasks {
             for (key, o) in t.await.unwrap() {
-                assert!(matches!(o, SaveOutcome::Created { .. } | SaveOutcome::NewVersion { .. }), "{key}: {}", o.name());
+                assert!(
+                    matches!(o, SaveOutcome::Created { .. } | SaveOutcome::NewVersion { .. }),
+                    "{key}: {}",
+                    o.name()
+                );
                 *expected_versions.entry(key).or_default() += 1;
                 saved.push(o.into_artifact().uid);
             }
@@ -543,14 +568,26 @@ async fn w8(backend: Backend, quick: bool) -> Vec<Row> {
         let secs = started.elapsed().as_secs_f64();
         let total = clients * per_client;
         rows.push(
-            Row::new(&format!("W8x{clients}"), b, &format!("{clients} concurrent clients saving small files"), total, secs, Goal::None)
-                .ops(total as f64 / secs),
+            Row::new(
+                &format!("W8x{clients}"),
+                b,
+                &format!("{clients} concurrent clients saving small files"),
+                total,
+                secs,
+                Goal::None,
+            )
+            .ops(total as f64 / secs),
         );
     }
     // No lost or duplicated versions; every record's bytes right.
     let all = s
         .trove
-        .list(&ArtifactQuery { branch: BranchSelection::All, include_pending: true, order: Order::Version, ..ArtifactQuery::default() })
+        .list(&ArtifactQuery {
+            branch: BranchSelection::All,
+            include_pending: true,
+            order: Order::Version,
+            ..ArtifactQuery::default()
+        })
         .await
         .unwrap();
     assert_eq!(all.len(), saved.len(), "one record per save, none lost, none extra");
@@ -568,7 +605,14 @@ async fn w8(backend: Backend, quick: bool) -> Vec<Row> {
     stores.insert(s.trove.default_storage().id, s.store.clone());
     let checked = trove_testkit::invariants::check_records(&all, &stores).await;
     assert!(checked.is_ok(), "every record's bytes verified");
-    rows.push(Row::new("W8check", b, "verified: versions distinct, no loss, every record's bytes", all.len(), 0.0, Goal::None));
+    rows.push(Row::new(
+        "W8check",
+        b,
+        "verified: versions distinct, no loss, every record's bytes",
+        all.len(),
+        0.0,
+        Goal::None,
+    ));
     rows
 }
 

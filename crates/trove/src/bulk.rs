@@ -19,8 +19,8 @@ use std::collections::{HashMap, HashSet};
 use futures::StreamExt;
 use trove_domain::key::managed_storage_key;
 use trove_domain::{
-    Artifact, ArtifactQuery, BranchId, BranchSelection, Error, Key, NewArtifact, Order, Placement, Result,
-    StorageId, Uid,
+    Artifact, ArtifactQuery, BranchId, BranchSelection, Error, Key, NewArtifact, Order, Placement, Result, StorageId,
+    Uid,
 };
 
 use crate::local::{self, Written};
@@ -179,7 +179,8 @@ impl Trove {
     /// The head of each key's family (as `Catalog::family_head_by_key` finds it), for every
     /// keyed item, with one query per chunk of keys.
     async fn heads_by_key(&self, batch: &[Planned<'_>]) -> Result<HashMap<(StorageId, Key), Artifact>> {
-        let keys: Vec<String> = batch.iter().filter_map(|p| p.plan.key.as_ref().map(|k| k.as_str().to_owned())).collect();
+        let keys: Vec<String> =
+            batch.iter().filter_map(|p| p.plan.key.as_ref().map(|k| k.as_str().to_owned())).collect();
         let mut heads: HashMap<(StorageId, Key), Artifact> = HashMap::new();
         for chunk in keys.chunks(LOOKUP_CHUNK) {
             let rows = self
@@ -415,7 +416,15 @@ impl Trove {
                  everything on main)",
             ));
         }
-        self.catalog().artifacts(&ArtifactQuery { include_pending: true, limit: None, offset: None, after: None, ..query.clone() }).await
+        self.catalog()
+            .artifacts(&ArtifactQuery {
+                include_pending: true,
+                limit: None,
+                offset: None,
+                after: None,
+                ..query.clone()
+            })
+            .await
     }
 
     async fn matching_uids(&self, query: &ArtifactQuery) -> Result<Vec<Uid>> {
@@ -436,8 +445,7 @@ impl Trove {
         key_prefix: Option<&str>,
         opts: SaveOptions,
     ) -> Result<Vec<(String, Result<SaveOutcome>)>> {
-        let meta = std::fs::metadata(dir)
-            .map_err(|e| Error::io(format!("cannot read {}", dir.display()), e))?;
+        let meta = std::fs::metadata(dir).map_err(|e| Error::io(format!("cannot read {}", dir.display()), e))?;
         if !meta.is_dir() {
             return Err(Error::invalid_input(format!(
                 "{} is not a folder: --each saves the files of a folder; save a file without it",

@@ -74,8 +74,8 @@ pub use source::Source;
 pub use teardown::{DeleteInstanceOptions, InstanceDeletion};
 pub use trove_domain::lifecycle::{KeepReason, NoOpReason, Transition};
 pub use trove_domain::{
-    Artifact, ArtifactQuery, BranchId, BranchSelection, ContentHash, Cursor, Error, ErrorKind, HashType, Key, Locator, Order,
-    Placement, RecordState, Result, Stem, StoragePolicy, Uid,
+    Artifact, ArtifactQuery, BranchId, BranchSelection, ContentHash, Cursor, Error, ErrorKind, HashType, Key, Locator,
+    Order, Placement, RecordState, Result, Stem, StoragePolicy, Uid,
 };
 pub use trove_domain::{Collection, CollectionQuery, Label, Labeled};
 pub use wiring::{connect_catalog, open_store};

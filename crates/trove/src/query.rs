@@ -83,7 +83,12 @@ impl Trove {
         for chunk in keys.chunks(1000) {
             let rows = self
                 .catalog()
-                .artifacts(&ArtifactQuery { branch: branches, keys: Some(chunk.to_vec()), latest_only: true, ..ArtifactQuery::default() })
+                .artifacts(&ArtifactQuery {
+                    branch: branches,
+                    keys: Some(chunk.to_vec()),
+                    latest_only: true,
+                    ..ArtifactQuery::default()
+                })
                 .await?;
             for a in rows {
                 let Some(k) = a.key.as_ref().map(|k| k.as_str().to_owned()) else { continue };

@@ -159,7 +159,9 @@ impl Trove {
                 // Already inside a registered location: registered in place, no bytes written.
                 self.register_in_place(store, &rel, key, suffix, is_folder, &opts).await
             }
-            Prepared::Owned { store, is_folder, plan } => self.save_owned(store, &source, is_folder, &plan, &opts).await,
+            Prepared::Owned { store, is_folder, plan } => {
+                self.save_owned(store, &source, is_folder, &plan, &opts).await
+            }
         }
     }
 

@@ -13,7 +13,13 @@ use trove_storage::{FaultInjection, FaultOp};
 
 /// Objects in the managed area (every managed artifact's bytes, nothing else written by saves).
 async fn managed_objects(store: &Arc<dyn ObjectStore>) -> usize {
-    store.list(".trove/").await.expect("list .trove/").iter().filter(|o| !o.key.ends_with(".db") && !o.key.contains("marker") && !o.key.ends_with(".json")).count()
+    store
+        .list(".trove/")
+        .await
+        .expect("list .trove/")
+        .iter()
+        .filter(|o| !o.key.ends_with(".db") && !o.key.contains("marker") && !o.key.ends_with(".json"))
+        .count()
 }
 
 fn bytes_item(key: &str, content: &str) -> SaveItem {
@@ -47,7 +53,12 @@ async fn save_many_reports_each_item_and_keeps_every_rule() {
         assert!(out[2].is_err(), "{}: a bad key fails that item only", inst.name);
         assert_eq!(name(&out[3]), Ok("new_version"), "{}", inst.name);
         assert_eq!(name(&out[4]), Ok("existing"), "{}: identical content in the batch is stored once", inst.name);
-        assert_eq!(name(&out[5]), Ok("new_version"), "{}: a key repeated in the batch gets versions in order", inst.name);
+        assert_eq!(
+            name(&out[5]),
+            Ok("new_version"),
+            "{}: a key repeated in the batch gets versions in order",
+            inst.name
+        );
         assert!(out[6].is_err(), "{}: a missing source fails that item only", inst.name);
         assert_eq!(name(&out[7]), Ok("created"), "{}", inst.name);
 
@@ -60,8 +71,16 @@ async fn save_many_reports_each_item_and_keeps_every_rule() {
         assert_eq!(t.get("bulk/0.txt").await.unwrap().uid, second.uid, "{}: the later version is the head", inst.name);
         assert_eq!(t.load_bytes(second).await.unwrap().as_ref(), b"zero, second version");
 
-        let stored = out.iter().filter(|r| matches!(r, Ok(SaveOutcome::Created { .. } | SaveOutcome::NewVersion { .. }))).count();
-        assert_eq!(managed_objects(&inst.store).await - before, stored, "{}: bytes exactly for the new records", inst.name);
+        let stored = out
+            .iter()
+            .filter(|r| matches!(r, Ok(SaveOutcome::Created { .. } | SaveOutcome::NewVersion { .. })))
+            .count();
+        assert_eq!(
+            managed_objects(&inst.store).await - before,
+            stored,
+            "{}: bytes exactly for the new records",
+            inst.name
+        );
         inst.check().await;
     }
 }
@@ -80,7 +99,8 @@ async fn a_failing_transfer_in_the_middle_leaves_nothing_half_written() {
         let before = managed_objects(&inst.store).await;
         // The 5th transfer's close fails: that item's bytes never become visible.
         fault.fail_nth(FaultOp::Close, 5);
-        let items: Vec<SaveItem> = (0..10).map(|i| bytes_item(&format!("f/{i}.txt"), &format!("content {i}"))).collect();
+        let items: Vec<SaveItem> =
+            (0..10).map(|i| bytes_item(&format!("f/{i}.txt"), &format!("content {i}"))).collect();
         let out = inst.trove.save_many(items).await;
         fault.clear();
         let failed: Vec<usize> = out.iter().enumerate().filter(|(_, r)| r.is_err()).map(|(i, _)| i).collect();
@@ -124,12 +144,14 @@ async fn save_each_keys_files_by_relative_path_and_refuses_links() {
 async fn lifecycle_by_query_selects_set_based() {
     for inst in instances(Pairs::S3).await {
         let t = &inst.trove;
-        let mut items: Vec<SaveItem> = (0..12).map(|i| bytes_item(&format!("raw/{i:02}.txt"), &format!("raw {i}"))).collect();
+        let mut items: Vec<SaveItem> =
+            (0..12).map(|i| bytes_item(&format!("raw/{i:02}.txt"), &format!("raw {i}"))).collect();
         items.extend((0..4).map(|i| bytes_item(&format!("keep/{i}.txt"), &format!("keep {i}"))));
         assert!(t.save_many(items).await.iter().all(|r| r.is_ok()));
         t.save(b"raw 3, v1".to_vec(), SaveOptions::key("raw/03.txt")).await.unwrap();
         t.create_label("gold", None).await.unwrap();
-        let keep: Vec<trove::Uid> = t.list(&ArtifactQuery::new().key_prefix("keep/")).await.unwrap().into_iter().map(|a| a.uid).collect();
+        let keep: Vec<trove::Uid> =
+            t.list(&ArtifactQuery::new().key_prefix("keep/")).await.unwrap().into_iter().map(|a| a.uid).collect();
         t.label_artifacts("gold", &keep[..2]).await.unwrap();
 
         let err = t.trash_matching(&ArtifactQuery::new()).await.expect_err("an empty selection");
@@ -141,7 +163,8 @@ async fn lifecycle_by_query_selects_set_based() {
         let trash = ArtifactQuery::new().branch(BranchSelection::Only(BranchId::TRASH));
         assert_eq!(t.count(&trash).await.unwrap(), 13);
 
-        let restored = t.restore_matching(&ArtifactQuery { key_prefix: Some("raw/1".into()), ..trash.clone() }).await.unwrap();
+        let restored =
+            t.restore_matching(&ArtifactQuery { key_prefix: Some("raw/1".into()), ..trash.clone() }).await.unwrap();
         assert_eq!(restored.len(), 2, "{}: raw/10 and raw/11", inst.name);
 
         let archived = t.archive_matching(&ArtifactQuery::new().label("gold")).await.unwrap();

@@ -7,12 +7,12 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction, EntityTrai
 use trove_domain::lifecycle::RecordState;
 use trove_domain::{Artifact, Error, ErrorKind, NewArtifact, Operation, Result, TransitionResult, Uid};
 
-use super::{CHUNK, SeaCatalog};
 use super::codec::{new_artifact_row, version_index};
 use super::locks::LockScope;
 use super::moves::{Family, SoftDeletable, Table};
 use super::queries::{self, family_head_by_key, fetch_one, main_head, missing};
 use super::versions::{ARTIFACT_FAMILY, consume_reservation, set_high_water};
+use super::{CHUNK, SeaCatalog};
 use crate::entity::artifact;
 use crate::error::DbResultExt;
 

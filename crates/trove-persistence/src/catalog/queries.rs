@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, Order as SqlOrder, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, Order as SqlOrder, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Select,
 };
 use trove_domain::{
     Artifact, ArtifactQuery, BranchId, BranchSelection, Cursor, Error, Key, Order, Result, Stem, StorageId, Uid,
@@ -66,11 +66,10 @@ fn key_prefix(prefix: &str, backend: DbBackend) -> Condition {
             c = c.add(artifact::Column::Key.lt(upper));
         }
     }
-    c.add(Expr::col((artifact::Entity, artifact::Column::Key)).like(LikeExpr::new(pattern).escape('!')))
-        .add(
-            Expr::expr(Func::cust("substr").arg(Expr::col((artifact::Entity, artifact::Column::Key))).arg(1).arg(n))
-                .eq(prefix),
-        )
+    c.add(Expr::col((artifact::Entity, artifact::Column::Key)).like(LikeExpr::new(pattern).escape('!'))).add(
+        Expr::expr(Func::cust("substr").arg(Expr::col((artifact::Entity, artifact::Column::Key))).arg(1).arg(n))
+            .eq(prefix),
+    )
 }
 
 /// The least string greater than every string starting with `prefix`, in code point (and so
@@ -336,9 +335,9 @@ fn limited(mut select: Select<artifact::Entity>, limit: Option<u64>, offset: Opt
 fn after_condition(order: Order, a: &Cursor) -> Condition {
     let vi = i64::from(a.version_index);
     let stem_then_version = || {
-        Condition::any()
-            .add(artifact::Column::Stem.gt(a.stem.as_str()))
-            .add(Condition::all().add(artifact::Column::Stem.eq(a.stem.as_str())).add(artifact::Column::VersionIndex.gt(vi)))
+        Condition::any().add(artifact::Column::Stem.gt(a.stem.as_str())).add(
+            Condition::all().add(artifact::Column::Stem.eq(a.stem.as_str())).add(artifact::Column::VersionIndex.gt(vi)),
+        )
     };
     match order {
         Order::NewestFirst => Condition::all().add(artifact::Column::CreatedAt.lte(a.created_at)).add(
@@ -346,15 +345,11 @@ fn after_condition(order: Order, a: &Cursor) -> Condition {
                 .add(artifact::Column::CreatedAt.lt(a.created_at))
                 .add(artifact::Column::Uid.lt(a.uid.as_str())),
         ),
-        Order::Version => {
-            Condition::all().add(artifact::Column::Stem.gte(a.stem.as_str())).add(stem_then_version())
-        }
+        Order::Version => Condition::all().add(artifact::Column::Stem.gte(a.stem.as_str())).add(stem_then_version()),
         Order::Key => match &a.key {
-            Some(k) => Condition::all().add(artifact::Column::Key.gte(k.as_str())).add(
-                Condition::any()
-                    .add(artifact::Column::Key.gt(k.as_str()))
-                    .add(stem_then_version()),
-            ),
+            Some(k) => Condition::all()
+                .add(artifact::Column::Key.gte(k.as_str()))
+                .add(Condition::any().add(artifact::Column::Key.gt(k.as_str())).add(stem_then_version())),
             // After a keyless record: only keyless records follow (handled by the caller).
             None => Condition::all().add(artifact::Column::Key.is_null()),
         },
@@ -423,8 +418,17 @@ mod plans {
         };
         let cases: Vec<(&str, Select<artifact::Entity>)> = vec![
             ("default ls", keyed_select(&listing(ArtifactQuery::new()), DbBackend::Sqlite)),
-            ("ls --branch trash", keyed_select(&listing(ArtifactQuery::new().branch(BranchSelection::Only(BranchId::TRASH))), DbBackend::Sqlite)),
-            ("ls --branch all", keyed_select(&listing(ArtifactQuery::new().branch(BranchSelection::All)), DbBackend::Sqlite)),
+            (
+                "ls --branch trash",
+                keyed_select(
+                    &listing(ArtifactQuery::new().branch(BranchSelection::Only(BranchId::TRASH))),
+                    DbBackend::Sqlite,
+                ),
+            ),
+            (
+                "ls --branch all",
+                keyed_select(&listing(ArtifactQuery::new().branch(BranchSelection::All)), DbBackend::Sqlite),
+            ),
             ("ls --key-prefix", keyed_select(&listing(ArtifactQuery::new().key_prefix("raw/")), DbBackend::Sqlite)),
             ("ls --label", keyed_select(&listing(ArtifactQuery::new().label("gold")), DbBackend::Sqlite)),
             ("ls --after", keyed_select(&listing(ArtifactQuery::new().after(cursor.clone())), DbBackend::Sqlite)),

@@ -52,17 +52,13 @@ const PENDING_INDEX: &str = "ix_artifact_pending";
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         use Artifact::*;
-        manager
-            .create_index(index("ix_artifact_branch_key", &[BranchId, Key, Stem, VersionIndex]).to_owned())
-            .await?;
+        manager.create_index(index("ix_artifact_branch_key", &[BranchId, Key, Stem, VersionIndex]).to_owned()).await?;
         manager.create_index(index("ix_artifact_key_order", &[Key, Stem, VersionIndex]).to_owned()).await?;
         manager.create_index(index("ix_artifact_branch_created", &[BranchId, CreatedAt, Uid]).to_owned()).await?;
         manager.drop_index(Index::drop().name(OLD_BRANCH_INDEX).table(Table).to_owned()).await?;
         manager.drop_index(Index::drop().name(PENDING_INDEX).table(Table).to_owned()).await?;
         manager
-            .create_index(
-                index(PENDING_INDEX, &[PendingOp]).and_where(Expr::col(PendingOp).is_not_null()).to_owned(),
-            )
+            .create_index(index(PENDING_INDEX, &[PendingOp]).and_where(Expr::col(PendingOp).is_not_null()).to_owned())
             .await
     }
 

@@ -44,7 +44,10 @@ pub async fn create_artifacts_all_or_nothing(cat: Arc<dyn Catalog>) {
     let twice = vec![next2.clone(), ctx.family(Some("bulk/d.csv"), "d"), ctx.family(Some("bulk/d.csv"), "d2")];
     let err = ctx.cat.create_artifacts(&twice).await.expect_err("a key twice in one batch");
     assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err:?}");
-    let reused = vec![ctx.family(Some("bulk/e.csv"), "e"), NewArtifact { uid: v0.stem().uid(0).expect("uid"), ..ctx.family(None, "x") }];
+    let reused = vec![
+        ctx.family(Some("bulk/e.csv"), "e"),
+        NewArtifact { uid: v0.stem().uid(0).expect("uid"), ..ctx.family(None, "x") },
+    ];
     let err = ctx.cat.create_artifacts(&reused).await.expect_err("an existing stem as a new family");
     assert_eq!(err.kind(), ErrorKind::Conflict, "{err:?}");
     assert_eq!(ctx.all().await.len(), before, "no refused batch left a row");
@@ -60,7 +63,8 @@ pub async fn many_keys_and_hashes(cat: Arc<dyn Catalog>) {
     let a = ctx.create(Some("m/a.csv"), "ka").await;
     let b = ctx.create(Some("m/b.csv"), "kb").await;
     let _c = ctx.create(Some("m/c.csv"), "kc").await;
-    let q = ArtifactQuery { keys: Some(vec!["m/a.csv".into(), "m/b.csv".into(), "nope".into()]), ..ArtifactQuery::new() };
+    let q =
+        ArtifactQuery { keys: Some(vec!["m/a.csv".into(), "m/b.csv".into(), "nope".into()]), ..ArtifactQuery::new() };
     assert_eq!(sorted(ctx.uids(&q).await), sorted(vec![a.uid.clone(), b.uid.clone()]));
     let q = ArtifactQuery { hashes: Some(vec![a.hash.clone(), b.hash.clone()]), ..ArtifactQuery::new() };
     assert_eq!(sorted(ctx.uids(&q).await), sorted(vec![a.uid.clone(), b.uid.clone()]));
