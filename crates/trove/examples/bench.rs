@@ -285,7 +285,7 @@ async fn timed(backend: Backend, workload: &str, n: usize) -> f64 {
             populate(&s, n.max(1000)).await;
             let t = Instant::now();
             for i in 0..n {
-                let prefix = format!("bench/k00000{:02}", i % 100); // 10 keys each
+                let prefix = format!("bench/k0000{:02}", i % 100); // 10 keys each
                 let found = s.trove.list(&ArtifactQuery::new().key_prefix(prefix)).await.unwrap();
                 assert_eq!(found.len(), 10);
             }

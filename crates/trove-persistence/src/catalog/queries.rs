@@ -86,8 +86,40 @@ fn prefix_successor(prefix: &str) -> Option<String> {
     None
 }
 
+/// Does the query name its records by a selective value (uids, a family, keys, a key prefix,
+/// hashes), rather than list a branch?
+fn is_selective(q: &ArtifactQuery) -> bool {
+    q.uids.is_some()
+        || q.stem.is_some()
+        || q.key.is_some()
+        || q.keys.is_some()
+        || q.key_prefix.as_deref().is_some_and(|p| !p.is_empty())
+        || q.hash.is_some()
+        || q.hashes.is_some()
+}
+
+/// The branch condition of a query.
+///
+/// Backend-specific (SQLite): a selective query (a key, uids, a prefix...) states its branch as
+/// `+branch_id = ?`, which SQLite's planner cannot serve from an index. Without statistics
+/// (`ANALYZE`) the planner rates `branch_id = ?` as selective as `key = ?`, and would walk a
+/// whole branch in the order of a branch-leading index rather than seek the key and sort a
+/// handful of rows; the unary plus leaves it only the selective indexes. PostgreSQL keeps
+/// statistics (autovacuum), so there the plain condition stays.
+fn branch_of(q: &ArtifactQuery, backend: DbBackend) -> Condition {
+    if backend != DbBackend::Sqlite || !is_selective(q) {
+        return branch_condition(q.branch, artifact::Column::BranchId);
+    }
+    let on = |b: BranchId| Expr::cust_with_values("+\"artifact\".\"branch_id\" = ?", [b.0]);
+    match q.branch {
+        BranchSelection::Default => Condition::all().add(on(BranchId::MAIN)),
+        BranchSelection::Only(b) => Condition::all().add(on(b)),
+        BranchSelection::All => Condition::all(),
+    }
+}
+
 fn query_condition(q: &ArtifactQuery, backend: DbBackend) -> Condition {
-    let mut c = branch_condition(q.branch, artifact::Column::BranchId);
+    let mut c = branch_of(q, backend);
     if q.exclude_trash {
         c = c.add(artifact::Column::BranchId.ne(BranchId::TRASH.0));
     }
@@ -440,6 +472,16 @@ mod plans {
             let p = plan(&cat, select).await;
             assert!(!p.contains("TEMP B-TREE"), "{name}: sorts instead of reading an index in order: {p}");
             assert!(p.contains("USING INDEX") || p.contains("USING COVERING INDEX"), "{name}: no index: {p}");
+        }
+        // Lookups seek their key (then sort the few rows found), never walk a branch in order.
+        let lookups: Vec<(&str, ArtifactQuery)> = vec![
+            ("get by key", ArtifactQuery::new().key("raw/0042.csv").latest_only()),
+            ("key prefix, newest first", ArtifactQuery::new().key_prefix("raw/00")),
+            ("many keys", ArtifactQuery { keys: Some(vec!["a".into(), "b".into()]), ..ArtifactQuery::new() }),
+        ];
+        for (name, q) in lookups {
+            let p = plan(&cat, ordered_select(&q, DbBackend::Sqlite)).await;
+            assert!(p.contains("(key=?") || p.contains("(key>") || p.contains("(key<"), "{name}: does not seek the key: {p}");
         }
     }
 }
