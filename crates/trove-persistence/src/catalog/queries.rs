@@ -481,7 +481,10 @@ mod plans {
         ];
         for (name, q) in lookups {
             let p = plan(&cat, ordered_select(&q, DbBackend::Sqlite)).await;
-            assert!(p.contains("(key=?") || p.contains("(key>") || p.contains("(key<"), "{name}: does not seek the key: {p}");
+            assert!(
+                p.contains("(key=?") || p.contains("(key>") || p.contains("(key<"),
+                "{name}: does not seek the key: {p}"
+            );
         }
     }
 }
