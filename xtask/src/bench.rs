@@ -108,11 +108,27 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(&cargo)
-        .args(["build", "--release", "--example", "bench", "-p", "trove"])
-        .current_dir(&root)
-        .status()
-        .map_err(|e| format!("cannot build the benchmark: {e}"))?;
+    let mut build = Command::new(&cargo);
+    build.args(["build", "--release", "--example", "bench", "-p", "trove"]).current_dir(&root);
+    // `cargo xtask` runs this under `cargo run`, which sets the package variables of xtask
+    // (CARGO_PKG_NAME, CARGO_MANIFEST_DIR, ...). Build scripts that watch those (ring's does)
+    // would then rebuild the whole release tree, and again at the next plain `cargo build`.
+    for (name, _) in std::env::vars_os() {
+        let n = name.to_string_lossy();
+        if n.starts_with("CARGO_PKG_")
+            || matches!(
+                n.as_ref(),
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+            )
+        {
+            build.env_remove(&name);
+        }
+    }
+    let status = build.status().map_err(|e| format!("cannot build the benchmark: {e}"))?;
     if !status.success() {
         return Err("building the benchmark failed".into());
     }
