@@ -23,10 +23,17 @@ pub fn confirm(question: &str) -> Result<bool> {
 /// says the user asked for permanent deletion; otherwise the records were found in the trash
 /// by a plain delete. Declining is an error, so nothing is deleted permanently.
 pub fn confirm_permanent(names: &[String], permanent: bool, yes: bool) -> Result<()> {
-    let question = if permanent {
-        format!("delete {} permanently?", names.join(", "))
+    // A bulk selection can name thousands: the question names the first few and counts them.
+    const SHOWN: usize = 5;
+    let listed = if names.len() > SHOWN {
+        format!("{} artifacts ({}, ...)", names.len(), names[..SHOWN].join(", "))
     } else {
-        format!("{} already in the trash; delete permanently?", names.join(", "))
+        names.join(", ")
+    };
+    let question = if permanent {
+        format!("delete {listed} permanently?")
+    } else {
+        format!("{listed} already in the trash; delete permanently?")
     };
     if !yes && !confirm(&question)? {
         return Err(Error::new(ErrorKind::InvalidInput, "cancelled: nothing was deleted permanently"));

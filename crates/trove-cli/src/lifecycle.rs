@@ -3,16 +3,49 @@
 
 use clap::Args;
 use serde_json::{Value, json};
-use trove::{Artifact, BranchSelection, EmptyTrashOptions, Error, ErrorKind, Result, StoragePolicy, Trove, Uid};
+use trove::{
+    Artifact, ArtifactQuery, BranchSelection, EmptyTrashOptions, Error, ErrorKind, Result, StoragePolicy, Trove, Uid,
+};
 
 use crate::input::{confirm, confirm_permanent, parse_duration};
 use crate::output::{artifact_json, print_artifacts, print_json};
 
+/// A selection by query instead of by name: everything matching, resolved in one query.
+#[derive(Args, Debug, Default)]
+pub struct Selection {
+    /// Every artifact whose key starts with this prefix (every version).
+    #[arg(long)]
+    key_prefix: Option<String>,
+    /// Every artifact carrying this label (repeat for several: all must match).
+    #[arg(long)]
+    label: Vec<String>,
+    /// The branch to select on: main, archive, trash, all (default: main; trash for restore).
+    #[arg(long)]
+    branch: Option<String>,
+}
+
+impl Selection {
+    fn is_empty(&self) -> bool {
+        self.key_prefix.is_none() && self.label.is_empty() && self.branch.is_none()
+    }
+
+    /// The query, on `default_branch` unless --branch says otherwise.
+    fn query(&self, default_branch: &str) -> Result<ArtifactQuery> {
+        Ok(ArtifactQuery {
+            branch: BranchSelection::parse(self.branch.as_deref().unwrap_or(default_branch))?,
+            key_prefix: self.key_prefix.clone(),
+            labels: (!self.label.is_empty()).then(|| self.label.clone()),
+            ..ArtifactQuery::default()
+        })
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct DeleteArgs {
-    /// Uids, stems or keys.
-    #[arg(required = true)]
+    /// Uids, stems or keys (or select by --key-prefix, --label, --branch).
     artifacts: Vec<String>,
+    #[command(flatten)]
+    select: Selection,
     /// Delete permanently (record and, per --storage, bytes), from any branch.
     #[arg(long)]
     permanent: bool,
@@ -27,9 +60,10 @@ pub struct DeleteArgs {
 
 #[derive(Args, Debug)]
 pub struct TargetArgs {
-    /// Uids, stems or keys.
-    #[arg(required = true)]
+    /// Uids, stems or keys (or select by --key-prefix, --label, --branch).
     artifacts: Vec<String>,
+    #[command(flatten)]
+    select: Selection,
 }
 
 #[derive(Args, Debug)]
@@ -45,14 +79,27 @@ pub struct EmptyTrashArgs {
     yes: bool,
 }
 
-/// Resolve uids, stems or keys; keys are looked up on every branch (main first), since these
-/// commands act on archived and trashed records too.
-async fn resolve_all(trove: &Trove, locators: &[String]) -> Result<Vec<Artifact>> {
-    let mut out = Vec::with_capacity(locators.len());
-    for l in locators {
-        out.push(trove.get_in(l, BranchSelection::All).await?);
+/// Resolve uids, stems or keys (set-based: one query for all uids, one for all keys); keys are
+/// looked up on every branch (main first), since these commands act on archived and trashed
+/// records too. Or, with a selection, everything it matches (one query). Names and a
+/// selection together are refused, as is neither.
+async fn resolve_all(
+    trove: &Trove,
+    locators: &[String],
+    select: &Selection,
+    default_branch: &str,
+) -> Result<Vec<Artifact>> {
+    match (locators.is_empty(), select.is_empty()) {
+        (false, true) => trove.get_many_in(locators, BranchSelection::All).await,
+        (true, false) => trove.matching(&select.query(default_branch)?).await,
+        (false, false) => Err(Error::invalid_input(
+            "give artifacts by name or select them with --key-prefix/--label/--branch, not both",
+        )),
+        (true, true) => Err(Error::invalid_input(
+            "nothing selected: name artifacts (uids, stems or keys) or select them with --key-prefix, --label or \
+             --branch",
+        )),
     }
-    Ok(out)
 }
 
 fn uids(artifacts: &[Artifact]) -> Vec<Uid> {
@@ -62,7 +109,12 @@ fn uids(artifacts: &[Artifact]) -> Vec<Uid> {
 /// `trove delete`.
 pub async fn delete(trove: &Trove, args: DeleteArgs, json: bool) -> Result<()> {
     let policy = StoragePolicy::parse(&args.storage)?;
-    let targets = resolve_all(trove, &args.artifacts).await?;
+    let default_branch = if args.permanent { "all" } else { "main" };
+    let targets = resolve_all(trove, &args.artifacts, &args.select, default_branch).await?;
+    if targets.is_empty() {
+        nothing_matched(json);
+        return Ok(());
+    }
     let (to_trash, to_purge) = if args.permanent {
         (Vec::new(), targets)
     } else {
@@ -124,7 +176,11 @@ pub async fn delete(trove: &Trove, args: DeleteArgs, json: bool) -> Result<()> {
 
 /// `trove restore`.
 pub async fn restore(trove: &Trove, args: TargetArgs, json: bool) -> Result<()> {
-    let targets = resolve_all(trove, &args.artifacts).await?;
+    let targets = resolve_all(trove, &args.artifacts, &args.select, "trash").await?;
+    if targets.is_empty() {
+        nothing_matched(json);
+        return Ok(());
+    }
     let moved = trove.restore(&uids(&targets)).await?;
     report_moves(trove, &moved, json, "restored");
     Ok(())
@@ -132,7 +188,11 @@ pub async fn restore(trove: &Trove, args: TargetArgs, json: bool) -> Result<()> 
 
 /// `trove archive`.
 pub async fn archive(trove: &Trove, args: TargetArgs, json: bool) -> Result<()> {
-    let targets = resolve_all(trove, &args.artifacts).await?;
+    let targets = resolve_all(trove, &args.artifacts, &args.select, "main").await?;
+    if targets.is_empty() {
+        nothing_matched(json);
+        return Ok(());
+    }
     let moved = trove.archive(&uids(&targets)).await?;
     report_moves(trove, &moved, json, "archived");
     Ok(())
@@ -169,6 +229,14 @@ pub async fn empty_trash(trove: &Trove, args: EmptyTrashArgs, json: bool) -> Res
         }
     }
     Ok(())
+}
+
+fn nothing_matched(json: bool) {
+    if json {
+        print_json(Vec::new());
+    } else {
+        println!("nothing matched the selection; nothing was changed");
+    }
 }
 
 fn keep_reason(r: trove::KeepReason) -> &'static str {

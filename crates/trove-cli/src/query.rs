@@ -1,7 +1,7 @@
 //! `trove ls`, `trove show` and `trove versions`: reading the catalog.
 
 use clap::Args;
-use trove::{ArtifactQuery, BranchSelection, Order, Result, Trove};
+use trove::{ArtifactQuery, BranchSelection, Cursor, Order, Result, Trove};
 
 use crate::output::{artifact_json, print_artifact_detail, print_artifacts, print_json};
 
@@ -22,6 +22,9 @@ pub struct LsArgs {
     /// Only artifacts carrying this label (repeat for several: all must match).
     #[arg(long)]
     label: Vec<String>,
+    /// The next page: the cursor the previous page printed (keyset paging).
+    #[arg(long)]
+    after: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -48,9 +51,16 @@ pub async fn ls(trove: &Trove, args: LsArgs, json: bool) -> Result<()> {
         order: Order::Key,
         limit: args.limit,
         labels: (!args.label.is_empty()).then_some(args.label),
+        after: args.after.as_deref().map(Cursor::parse).transpose()?,
         ..Default::default()
     };
     let found = trove.list(&query).await?;
+    // A full page may have a next one: say how to get it (on stderr, so JSON stays a list).
+    if let (Some(limit), Some(last)) = (args.limit, found.last())
+        && found.len() as u64 == limit
+    {
+        eprintln!("next page: --after {}", Cursor::after(last).encode());
+    }
     if json {
         print_json(found.iter().map(|a| artifact_json(trove, a)).collect());
     } else {

@@ -4,15 +4,24 @@ use std::path::PathBuf;
 
 use clap::Args;
 use serde_json::{Value, json};
-use trove::{ReplaceOutcome, Result, SaveOptions, Trove, Uid};
+use trove::{Error, ReplaceOutcome, Result, SaveItem, SaveOptions, SaveOutcome, Trove, Uid};
 
 use crate::output::{artifact_json, print_artifacts, print_json};
 
 #[derive(Args, Debug)]
 pub struct SaveArgs {
     /// The file or folder to save; an s3://, gs:// or local path inside a registered storage
-    /// location is registered in place (not copied).
-    path: PathBuf,
+    /// location is registered in place (not copied). Several paths: each its own artifact,
+    /// keyed by --key-prefix and its file name.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Save each regular file below the folder as its own artifact, keyed by --key-prefix and
+    /// its path relative to the folder (links and special files are refused).
+    #[arg(long)]
+    each: bool,
+    /// With several paths or --each: the keys' common prefix (a folder such as raw/).
+    #[arg(long, conflicts_with = "key")]
+    key_prefix: Option<String>,
     /// The storage location to write to (root or uid; default: the instance's default).
     #[arg(long)]
     storage: Option<String>,
@@ -54,6 +63,21 @@ pub struct ReplaceArgs {
 /// `trove save`.
 pub async fn save(trove: &Trove, args: SaveArgs, json: bool) -> Result<()> {
     let revises = args.revises.as_deref().map(Uid::parse).transpose()?;
+    let bulk = args.each || args.paths.len() > 1;
+    if bulk && args.key.is_some() {
+        return Err(Error::invalid_input(
+            "--key names one artifact: with several paths or --each, give --key-prefix (each key is the prefix and \
+             the file's name or relative path)",
+        ));
+    }
+    if bulk && (revises.is_some() || args.version_tag.is_some()) {
+        return Err(Error::invalid_input(
+            "--revises and --version-tag name one version: save several paths or --each without them",
+        ));
+    }
+    if !bulk && args.key_prefix.is_some() {
+        return Err(Error::invalid_input("--key-prefix is for several paths or --each: give one path a --key"));
+    }
     let opts = SaveOptions {
         key: args.key,
         description: args.description,
@@ -66,8 +90,19 @@ pub async fn save(trove: &Trove, args: SaveArgs, json: bool) -> Result<()> {
         storage: args.storage,
         ..SaveOptions::default()
     };
+    if args.each {
+        let [dir] = &args.paths[..] else {
+            return Err(Error::invalid_input("--each saves the files of one folder: give exactly one path"));
+        };
+        let results = trove.save_each(dir, args.key_prefix.as_deref(), opts).await?;
+        return report_many(trove, results, json);
+    }
+    if bulk {
+        return save_several(trove, &args.paths, args.key_prefix.as_deref(), opts, json).await;
+    }
+    let path = &args.paths[0];
     // Progress (a bar for large files) comes from the handle's observer: see `logging`.
-    let outcome = trove.save_from(&args.path, opts).await?;
+    let outcome = trove.save_from(path, opts).await?;
     if json {
         let mut m = artifact_json(trove, outcome.artifact());
         m.insert("outcome".into(), Value::String(outcome.name().into()));
@@ -75,6 +110,85 @@ pub async fn save(trove: &Trove, args: SaveArgs, json: bool) -> Result<()> {
     } else {
         println!("{}", outcome.describe());
         print_artifacts(trove, std::slice::from_ref(outcome.artifact()));
+    }
+    Ok(())
+}
+
+/// Several paths, each its own artifact keyed by the prefix and its file name, in one bulk save.
+async fn save_several(
+    trove: &Trove,
+    paths: &[PathBuf],
+    key_prefix: Option<&str>,
+    opts: SaveOptions,
+    json: bool,
+) -> Result<()> {
+    let prefix = match key_prefix.filter(|p| !p.is_empty()) {
+        Some(p) if p.ends_with('/') => p.to_owned(),
+        Some(p) => format!("{p}/"),
+        None => String::new(),
+    };
+    let mut keys = std::collections::HashSet::new();
+    let mut items = Vec::with_capacity(paths.len());
+    for p in paths {
+        let name = p.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+            Error::invalid_input(format!("{} has no file name to key it by: give a file or folder path", p.display()))
+        })?;
+        let key = format!("{prefix}{name}");
+        if !keys.insert(key.clone()) {
+            return Err(Error::invalid_input(format!(
+                "two paths would both be saved as '{key}': save them in separate calls (the second becomes a new \
+                 version) or rename one; nothing was saved"
+            )));
+        }
+        items.push(SaveItem::new(p.clone(), SaveOptions { key: Some(key), ..opts.clone() }));
+    }
+    let results = trove.save_many(items).await;
+    let labelled = paths.iter().map(|p| p.display().to_string()).zip(results).collect();
+    report_many(trove, labelled, json)
+}
+
+/// One line (or JSON object) per item; an error at the end if any item failed.
+fn report_many(trove: &Trove, results: Vec<(String, Result<SaveOutcome>)>, json: bool) -> Result<()> {
+    let mut printed = Vec::with_capacity(results.len());
+    let mut failed = 0usize;
+    let mut first_kind = None;
+    for (what, r) in &results {
+        match r {
+            Ok(outcome) => {
+                if json {
+                    let mut m = artifact_json(trove, outcome.artifact());
+                    m.insert("outcome".into(), Value::String(outcome.name().into()));
+                    m.insert("path".into(), Value::String(what.clone()));
+                    printed.push(m);
+                } else {
+                    println!("{what}: {}", outcome.describe());
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                first_kind.get_or_insert(e.kind());
+                if json {
+                    let mut m = serde_json::Map::new();
+                    m.insert("path".into(), Value::String(what.clone()));
+                    m.insert("outcome".into(), Value::String("error".into()));
+                    m.insert("error".into(), Value::String(e.to_string()));
+                    printed.push(m);
+                } else {
+                    eprintln!("{what}: error: {e}");
+                }
+            }
+        }
+    }
+    if json {
+        print_json(printed);
+    } else {
+        println!("{} saved, {failed} failed", results.len() - failed);
+    }
+    if let Some(kind) = first_kind {
+        return Err(Error::new(
+            kind,
+            format!("{failed} of {} item(s) failed (listed above); the others were saved", results.len()),
+        ));
     }
     Ok(())
 }

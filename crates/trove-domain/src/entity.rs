@@ -347,10 +347,14 @@ pub struct ArtifactQuery {
     pub stem: Option<Stem>,
     /// Exact key.
     pub key: Option<String>,
+    /// Any of these exact keys (set-based lookup of many keys in one query).
+    pub keys: Option<Vec<String>>,
     /// Key prefix (literal, not a pattern).
     pub key_prefix: Option<String>,
     /// Exact content hash.
     pub hash: Option<String>,
+    /// Any of these content hashes (set-based de-duplication of many saves in one query).
+    pub hashes: Option<Vec<String>>,
     /// Only this storage location.
     pub storage: Option<StorageId>,
     /// Only heads (`is_latest`).
@@ -366,8 +370,62 @@ pub struct ArtifactQuery {
     pub order: Order,
     /// At most this many.
     pub limit: Option<u64>,
-    /// Skip this many.
+    /// Skip this many. Prefer [`ArtifactQuery::after`] for paging: an offset makes the
+    /// catalog read and discard every skipped row.
     pub offset: Option<u64>,
+    /// Keyset paging: only records after this cursor in the query's order (the cursor of the
+    /// last record of the previous page, [`Cursor::after`]). Pages never repeat or skip a
+    /// record that exists throughout, whatever is added or removed meanwhile.
+    pub after: Option<Cursor>,
+}
+
+/// A position in a listing, for keyset paging: the sort values of the last record of a page
+/// (every order the catalog offers resumes from these). Opaque text for people and scripts
+/// ([`Cursor::encode`], [`Cursor::parse`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// The record's key.
+    pub key: Option<String>,
+    /// Its family.
+    pub stem: String,
+    /// Its version index.
+    pub version_index: u32,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// Its uid.
+    pub uid: String,
+}
+
+impl Cursor {
+    /// The position just after `a`.
+    pub fn after(a: &Artifact) -> Cursor {
+        Cursor {
+            key: a.key.as_ref().map(|k| k.as_str().to_owned()),
+            stem: a.stem().as_str().to_owned(),
+            version_index: a.uid.version_index(),
+            created_at: a.created_at,
+            uid: a.uid.as_str().to_owned(),
+        }
+    }
+
+    /// The cursor as URL-safe text (what `trove ls` prints and `--after` takes).
+    pub fn encode(&self) -> String {
+        use base64::Engine;
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+    }
+
+    /// Read a cursor made by [`Cursor::encode`].
+    pub fn parse(text: &str) -> crate::Result<Cursor> {
+        use base64::Engine;
+        let bad = || {
+            crate::Error::invalid_input(format!(
+                "'{text}' is not a listing cursor: pass the cursor a previous page printed (`next page: --after ...`)"
+            ))
+        };
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| bad())?;
+        serde_json::from_slice(&bytes).map_err(|_| bad())
+    }
 }
 
 impl ArtifactQuery {
@@ -433,6 +491,12 @@ impl ArtifactQuery {
     /// Limit.
     pub fn limit(mut self, n: u64) -> Self {
         self.limit = Some(n);
+        self
+    }
+
+    /// Keyset paging: records after `cursor` (see [`ArtifactQuery::after`]).
+    pub fn after(mut self, cursor: Cursor) -> Self {
+        self.after = Some(cursor);
         self
     }
 }

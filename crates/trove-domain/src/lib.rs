@@ -25,8 +25,8 @@ pub use collection::{
     NewCollection, NewLabel,
 };
 pub use entity::{
-    Artifact, ArtifactQuery, ArtifactUpdate, ContentUpdate, Instance, InstanceInit, NewArtifact, NewStorage, Order,
-    Pending, StorageId, StorageLocation, TransitionResult, User, UserId,
+    Artifact, ArtifactQuery, ArtifactUpdate, ContentUpdate, Cursor, Instance, InstanceInit, NewArtifact, NewStorage,
+    Order, Pending, StorageId, StorageLocation, TransitionResult, User, UserId,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use hash::{ContentHash, ContentHasher, HashType};

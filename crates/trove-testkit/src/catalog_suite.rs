@@ -41,12 +41,15 @@ use trove_domain::{
 
 pub use crate::check::{CheckResult, Outcome, SuiteReport};
 
+mod bulk;
 mod byte_protocols;
 mod collections;
 mod concurrent;
 mod moves;
 mod queries;
 mod records;
+
+pub use bulk::{create_artifacts_all_or_nothing, keyset_pages_cover_everything_once, many_keys_and_hashes};
 
 pub use byte_protocols::{
     abort_replace_keeps_the_old_content, conditional_updates, one_placement_per_key,
@@ -171,6 +174,9 @@ macro_rules! __catalog_checks {
             replaced_content_may_repeat_a_key,
             replace_marks_are_exclusive,
             purge_on_a_branch_skips_what_left_it,
+            create_artifacts_all_or_nothing,
+            many_keys_and_hashes,
+            keyset_pages_cover_everything_once,
         }
     };
 }

@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 
 mod bucket_catalog;
+mod bulk;
 mod cache;
 #[cfg(feature = "dataframe")]
 mod codec;
@@ -58,6 +59,7 @@ use trove_domain::ports::{Catalog, Clock, ObjectStore, SystemClock};
 use trove_domain::{Instance, StorageId, StorageLocation, User, UserId};
 
 pub use bucket_catalog::{LEASE_TTL_ENV, LEASE_WAIT_ENV, LeaseInfo, LeaseWaitHook, WriterMode};
+pub use bulk::SaveItem;
 pub use cache::{CACHE_DIR_ENV, CACHE_MAX_BYTES_ENV, cache_path, default_cache_dir};
 pub use collection::{CollectionOptions, CollectionOutcome, MovedCollection};
 #[cfg(feature = "dataframe")]
@@ -78,8 +80,8 @@ pub use source::Source;
 pub use teardown::{DeleteInstanceOptions, InstanceDeletion};
 pub use trove_domain::lifecycle::{KeepReason, NoOpReason, Transition};
 pub use trove_domain::{
-    Artifact, ArtifactQuery, BranchId, BranchSelection, ContentHash, Error, ErrorKind, HashType, Key, Locator, Order,
-    Placement, RecordState, Result, Stem, StoragePolicy, Uid,
+    Artifact, ArtifactQuery, BranchId, BranchSelection, ContentHash, Cursor, Error, ErrorKind, HashType, Key, Locator,
+    Order, Placement, RecordState, Result, Stem, StoragePolicy, Uid,
 };
 pub use trove_domain::{Collection, CollectionQuery, Label, Labeled};
 pub use wiring::{connect_catalog, open_store};

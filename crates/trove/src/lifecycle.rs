@@ -52,17 +52,9 @@ impl Trove {
 
     /// Every record with these uids, in order; a missing uid is a NotFound error naming it.
     pub async fn artifacts_by_uid(&self, uids: &[Uid]) -> Result<Vec<Artifact>> {
-        let rows = self
-            .catalog()
-            // Records another operation has marked are found too (the catalog then refuses to
-            // change them with a typed Conflict, not a misleading "no such artifact").
-            .artifacts(&ArtifactQuery {
-                branch: BranchSelection::All,
-                uids: Some(uids.to_vec()),
-                include_pending: true,
-                ..Default::default()
-            })
-            .await?;
+        // Records another operation has marked are found too (the catalog then refuses to
+        // change them with a typed Conflict, not a misleading "no such artifact").
+        let rows = self.rows_with_uids(uids).await?;
         let (out, missing) = in_order(uids, &rows, |a| &a.uid);
         if !missing.is_empty() {
             return Err(Error::not_found(format!(
@@ -71,6 +63,25 @@ impl Trove {
             )));
         }
         Ok(out)
+    }
+
+    /// The records with these uids on any branch, marked ones included, in chunks (a bulk
+    /// selection can hold more uids than one statement can bind).
+    pub(crate) async fn rows_with_uids(&self, uids: &[Uid]) -> Result<Vec<Artifact>> {
+        let mut rows = Vec::with_capacity(uids.len());
+        for chunk in uids.chunks(10_000) {
+            rows.extend(
+                self.catalog()
+                    .artifacts(&ArtifactQuery {
+                        branch: BranchSelection::All,
+                        uids: Some(chunk.to_vec()),
+                        include_pending: true,
+                        ..Default::default()
+                    })
+                    .await?,
+            );
+        }
+        Ok(rows)
     }
 
     /// Delete records permanently, from any branch (spec 1, rows 4 and 5), with the storage
@@ -107,16 +118,7 @@ impl Trove {
         let artifacts = match only_on {
             None => self.artifacts_by_uid(uids).await?,
             // Gone already: skipped below, like records that left the branch.
-            Some(_) => {
-                self.catalog()
-                    .artifacts(&ArtifactQuery {
-                        branch: BranchSelection::All,
-                        uids: Some(uids.to_vec()),
-                        include_pending: true,
-                        ..Default::default()
-                    })
-                    .await?
-            }
+            Some(_) => self.rows_with_uids(uids).await?,
         };
         let gone = uids_missing_from(uids, &artifacts);
         // The newest version of a shared-store folder takes its whole family along.
@@ -295,5 +297,6 @@ fn with_ls_hint(e: Error) -> Error {
 
 /// The requested uids that no longer exist.
 fn uids_missing_from(uids: &[Uid], found: &[Artifact]) -> Vec<Uid> {
-    uids.iter().filter(|u| !found.iter().any(|a| &a.uid == *u)).cloned().collect()
+    let found: std::collections::HashSet<&Uid> = found.iter().map(|a| &a.uid).collect();
+    uids.iter().filter(|u| !found.contains(u)).cloned().collect()
 }

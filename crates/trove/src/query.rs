@@ -52,6 +52,74 @@ impl Trove {
         })
     }
 
+    /// Resolve many locators at once, like [`Trove::get_in`] each, in order: all uids with
+    /// one query, all keys with one query (stems, rare, one query each). Every locator that
+    /// finds nothing is named in one NotFound error.
+    pub async fn get_many_in(&self, locators: &[String], branches: BranchSelection) -> Result<Vec<Artifact>> {
+        let parsed: Vec<Locator> = locators.iter().map(|l| Locator::parse(l)).collect();
+        let mut uids = Vec::new();
+        let mut keys = Vec::new();
+        for l in &parsed {
+            match l {
+                Locator::Uid(u) => uids.push(u.clone()),
+                Locator::Key(k) => keys.push(k.clone()),
+                Locator::Stem(_) => {}
+            }
+        }
+        let mut by_uid = std::collections::HashMap::new();
+        for chunk in uids.chunks(1000) {
+            let rows = self
+                .catalog()
+                .artifacts(&ArtifactQuery {
+                    branch: BranchSelection::All,
+                    uids: Some(chunk.to_vec()),
+                    include_pending: true,
+                    ..ArtifactQuery::default()
+                })
+                .await?;
+            by_uid.extend(rows.into_iter().map(|a| (a.uid.clone(), a)));
+        }
+        let mut by_key: std::collections::HashMap<String, Artifact> = std::collections::HashMap::new();
+        for chunk in keys.chunks(1000) {
+            let rows = self
+                .catalog()
+                .artifacts(&ArtifactQuery {
+                    branch: branches,
+                    keys: Some(chunk.to_vec()),
+                    latest_only: true,
+                    ..ArtifactQuery::default()
+                })
+                .await?;
+            for a in rows {
+                let Some(k) = a.key.as_ref().map(|k| k.as_str().to_owned()) else { continue };
+                let rank = |x: &Artifact| (branch_rank(x.branch), std::cmp::Reverse(x.created_at));
+                if by_key.get(&k).is_none_or(|old| rank(&a) < rank(old)) {
+                    by_key.insert(k, a);
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(parsed.len());
+        let mut missing = Vec::new();
+        for (text, l) in locators.iter().zip(&parsed) {
+            let found = match l {
+                Locator::Uid(u) => by_uid.get(u).cloned(),
+                Locator::Key(k) => by_key.get(k).cloned(),
+                Locator::Stem(_) => self.get_in(text, branches).await.ok(),
+            };
+            match found {
+                Some(a) => out.push(a),
+                None => missing.push(text.as_str()),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(Error::not_found(format!(
+                "no artifact with {}: list every branch with `trove ls --branch all`",
+                missing.join(", ")
+            )));
+        }
+        Ok(out)
+    }
+
     /// Artifacts matching a query (default: `main` only).
     pub async fn list(&self, query: &ArtifactQuery) -> Result<Vec<Artifact>> {
         self.catalog().artifacts(query).await
@@ -81,17 +149,20 @@ pub(crate) fn branch_rank(b: BranchId) -> u8 {
     }
 }
 
-/// `rows` in the order of `wanted`, each once, and the wanted ids that no row has.
-pub(crate) fn in_order<'w, T: Clone, K: PartialEq>(
+/// `rows` in the order of `wanted`, each once, and the wanted ids that no row has (hashed:
+/// linear in the number of ids, not quadratic).
+pub(crate) fn in_order<'w, T: Clone, K: Eq + std::hash::Hash>(
     wanted: &'w [K],
     rows: &[T],
     id: impl Fn(&T) -> &K,
 ) -> (Vec<T>, Vec<&'w K>) {
+    let by_id: std::collections::HashMap<&K, &T> = rows.iter().map(|r| (id(r), r)).collect();
+    let mut seen = std::collections::HashSet::with_capacity(wanted.len());
     let mut found: Vec<T> = Vec::with_capacity(wanted.len());
     let mut missing = Vec::new();
     for w in wanted {
-        match rows.iter().find(|r| id(r) == w) {
-            Some(r) if !found.iter().any(|f| id(f) == w) => found.push(r.clone()),
+        match by_id.get(w) {
+            Some(r) if seen.insert(w) => found.push((*r).clone()),
             Some(_) => {}
             None => missing.push(w),
         }

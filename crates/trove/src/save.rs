@@ -29,9 +29,9 @@ fn backoff(attempt: u32) -> std::time::Duration {
 
 /// A uid this writer owns, and the family head it follows (if any).
 #[derive(Debug, Clone)]
-struct Claim {
-    uid: Uid,
-    head: Option<Artifact>,
+pub(crate) struct Claim {
+    pub(crate) uid: Uid,
+    pub(crate) head: Option<Artifact>,
 }
 
 /// Options of a save. One of `key` or `description` is required.
@@ -108,13 +108,21 @@ impl SaveOptions {
     }
 }
 
+/// What [`Trove::prepare_save`] decided: register a path in place, or write owned bytes.
+pub(crate) enum Prepared<'t> {
+    /// The path is inside a registered storage location (relative path `rel`).
+    InPlace { store: &'t Store, rel: String, key: Option<Key>, suffix: String, is_folder: bool },
+    /// Bytes are written to a managed key this writer owns.
+    Owned { store: &'t Store, is_folder: bool, plan: Plan },
+}
+
 /// Everything decided before bytes move.
-struct Plan {
-    key: Option<Key>,
-    suffix: String,
-    real: bool,
-    otype: Option<String>,
-    n_observations: Option<u64>,
+pub(crate) struct Plan {
+    pub(crate) key: Option<Key>,
+    pub(crate) suffix: String,
+    pub(crate) real: bool,
+    pub(crate) otype: Option<String>,
+    pub(crate) n_observations: Option<u64>,
 }
 
 impl Trove {
@@ -146,6 +154,19 @@ impl Trove {
 
     /// Save without the shared-store handling (which wraps this; see `folders.rs`).
     pub(crate) async fn save_plain(&self, source: Source, opts: SaveOptions) -> Result<SaveOutcome> {
+        match self.prepare_save(&source, &opts).await? {
+            Prepared::InPlace { store, rel, key, suffix, is_folder } => {
+                // Already inside a registered location: registered in place, no bytes written.
+                self.register_in_place(store, &rel, key, suffix, is_folder, &opts).await
+            }
+            Prepared::Owned { store, is_folder, plan } => {
+                self.save_owned(store, &source, is_folder, &plan, &opts).await
+            }
+        }
+    }
+
+    /// Everything a save checks and decides before any byte moves (shared with the bulk save).
+    pub(crate) async fn prepare_save(&self, source: &Source, opts: &SaveOptions) -> Result<Prepared<'_>> {
         if opts.key.is_none() && opts.description.is_none() {
             return Err(Error::invalid_input(
                 "an artifact needs a key or a description: pass --key PATH or --description TEXT",
@@ -166,15 +187,13 @@ impl Trove {
         if let Some(p) = source.path()
             && let Some((in_store, rel)) = self.local_location_of(&crate::source::resolve(p)?)?
         {
-            // Already inside a registered location: registered in place, no bytes written.
-            return self.register_in_place(in_store, &rel, key, suffix, is_folder, &opts).await;
+            return Ok(Prepared::InPlace { store: in_store, rel, key, suffix, is_folder });
         }
         self.check_manages(&store.location)?;
         let real = key.is_some() && opts.real_key.unwrap_or(!self.instance().keys_virtual);
         let otype = inspected.otype.or_else(|| opts.otype.clone());
         let n_observations = inspected.n_observations.or(opts.n_observations);
-        let plan = Plan { key, suffix, real, otype, n_observations };
-        self.save_owned(store, &source, is_folder, &plan, &opts).await
+        Ok(Prepared::Owned { store, is_folder, plan: Plan { key, suffix, real, otype, n_observations } })
     }
 
     /// The byte protocol of a save (design, section 3). The bytes go to the managed key of a uid
@@ -192,9 +211,31 @@ impl Trove {
         plan: &Plan,
         opts: &SaveOptions,
     ) -> Result<SaveOutcome> {
-        let mut claim = self.claim_uid(store, plan, opts, None).await?;
+        let claim = self.claim_uid(store, plan, opts, None).await?;
         let managed_key = managed_storage_key(&claim.uid, &plan.suffix);
-        let mut written = source.write_to(store.store.as_ref(), &managed_key, is_folder, self.progress()).await?;
+        let written = match source.write_to(store.store.as_ref(), &managed_key, is_folder, self.progress()).await {
+            Ok(w) => w,
+            Err(e) => {
+                // Nothing is left at the managed key: give the reserved version back.
+                self.release_claim(&claim).await;
+                return Err(e);
+            }
+        };
+        self.commit_owned(store, is_folder, plan, opts, claim, written).await
+    }
+
+    /// The second half of [`Trove::save_owned`] (also where a bulk save sends an item its
+    /// batch could not commit): commit the row for bytes already written under the uid this
+    /// writer owns, retrying lost races; on failure only these bytes are removed.
+    pub(crate) async fn commit_owned(
+        &self,
+        store: &Store,
+        is_folder: bool,
+        plan: &Plan,
+        opts: &SaveOptions,
+        mut claim: Claim,
+        mut written: Written,
+    ) -> Result<SaveOutcome> {
         let started = std::time::Instant::now();
         let mut attempt: u32 = 0;
         loop {
@@ -243,7 +284,7 @@ impl Trove {
     /// Remove bytes this save wrote, unless a row with its uid made it in after all (a commit
     /// whose reply was lost). The uid is this writer's own, so no other writer's row can point
     /// at these bytes.
-    async fn discard_written(&self, store: &Store, claim: &Claim, written: &Written) {
+    pub(crate) async fn discard_written(&self, store: &Store, claim: &Claim, written: &Written) {
         if !matches!(self.catalog().artifact(&claim.uid).await, Ok(Some(_)))
             && local::remove_written(store.store.as_ref(), written).await.is_ok()
         {
@@ -254,7 +295,7 @@ impl Trove {
     /// Give a reserved version index back, so a save that created no record leaves no gap in
     /// the family's version numbers (best effort: a gap is harmless, a reused suffix is not,
     /// and the catalog only releases an unconsumed reservation).
-    async fn release_claim(&self, claim: &Claim) {
+    pub(crate) async fn release_claim(&self, claim: &Claim) {
         if claim.uid.version_index() > 0 {
             let _ = self.catalog().release_version(&claim.uid.stem(), claim.uid.version_index()).await;
         }

@@ -115,6 +115,14 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     ///   `is_latest` unless a concurrent writer already committed a higher version.
     async fn create_artifact(&self, new: &NewArtifact) -> Result<Artifact>;
 
+    /// Insert many records in one transaction (a bulk save), all or none: every record is
+    /// checked exactly as [`Catalog::create_artifact`] checks one (in order, each seeing the
+    /// ones before it), and if any check fails nothing is inserted and that record's error is
+    /// returned (its message names it). Returns the records as committed, in the order given.
+    /// Set-based: the checks and inserts cost a constant number of statements per few hundred
+    /// records, not several per record.
+    async fn create_artifacts(&self, new: &[NewArtifact]) -> Result<Vec<Artifact>>;
+
     /// Apply a branch operation ([`Operation::Trash`], [`Operation::Archive`],
     /// [`Operation::Restore`], [`Operation::SaveIdentical`]) to every uid, set-based, in one
     /// transaction. Each record's result comes from [`crate::lifecycle::transition`]; if any

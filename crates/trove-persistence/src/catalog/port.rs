@@ -78,6 +78,10 @@ impl Catalog for SeaCatalog {
         versions::release_version(self, stem, index).await
     }
 
+    async fn create_artifacts(&self, new: &[NewArtifact]) -> Result<Vec<Artifact>> {
+        artifacts::create_artifacts(self, new).await
+    }
+
     async fn create_artifact(&self, new: &NewArtifact) -> Result<Artifact> {
         artifacts::create_artifact(self, new).await
     }

@@ -6,6 +6,7 @@ mod m0001_init;
 mod m0003_collections_labels;
 mod m0004_dedup_exempt;
 mod m0005_placements_reservations;
+mod m0006_listing_indexes;
 
 /// The migrator: every migration, in order.
 pub(crate) struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_collections_labels::Migration),
             Box::new(m0004_dedup_exempt::Migration),
             Box::new(m0005_placements_reservations::Migration),
+            Box::new(m0006_listing_indexes::Migration),
         ]
     }
 }
