@@ -100,7 +100,7 @@ fn init(
     name: Option<String>,
     keys_virtual: bool,
 ) -> PyResult<Instance> {
-    let opts = InitOptions { storage, db, name, keys_virtual, user: None };
+    let opts = InitOptions { storage, db, name, keys_virtual, user: None, single_writer: false };
     let trove = run(py, Trove::init(opts))?;
     Ok(Instance { trove, pid: std::process::id() })
 }

@@ -9,7 +9,7 @@
 //! in the same run), goal, verdict, operations per second, peak RSS.
 
 #[path = "bench_parts/bytes.rs"]
-mod bytes;
+mod byte_path;
 
 use std::any::Any;
 use std::path::PathBuf;
@@ -642,11 +642,11 @@ async fn main() {
         // The byte path (W5 on local disk, W6 on S3): its own module, its baselines measured in
         // the same process.
         "W5" => {
-            let v = bytes::w5(if quick { 256 } else { 1024 }, 3).await;
+            let v = byte_path::w5(if quick { 256 } else { 1024 }, 3).await;
             return print_bytes_row(&v, "embedded", 1.15);
         }
         "W6a" | "W6b" | "W6bw" => {
-            let v = bytes::w6(workload, 64, 3).await;
+            let v = byte_path::w6(workload, 64, 3).await;
             return print_bytes_row(&v, "postgres-s3", if workload == "W6a" { 1.3 } else { 1.2 });
         }
         "W7" => w7(backend, quick).await,
@@ -662,8 +662,11 @@ async fn main() {
 /// table's format.
 fn print_bytes_row(v: &serde_json::Value, backend: &str, goal_ratio: f64) {
     if let Some(why) = v["skipped"].as_str() {
-        println!("{}", json!({"workload": v["workload"], "backend": backend, "figure": format!("skipped: {why}"),
-            "seconds": null, "goal": "-", "verdict": "-"}));
+        println!(
+            "{}",
+            json!({"workload": v["workload"], "backend": backend, "figure": format!("skipped: {why}"),
+            "seconds": null, "goal": "-", "verdict": "-"})
+        );
         return;
     }
     let workload = v["workload"].as_str().unwrap_or("?");

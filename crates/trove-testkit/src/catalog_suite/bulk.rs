@@ -55,7 +55,7 @@ pub async fn create_artifacts_all_or_nothing(cat: Arc<dyn Catalog>) -> CheckResu
     let ok = ctx.cat.create_artifacts(&[next2]).await.expect("the reservation of a refused batch is still usable");
     assert!(ok[0].is_latest);
     assert_heads(ctx.dyn_cat(), &v0.stem()).await;
-    Ok(())
+    Ok(Outcome::Passed)
 }
 
 /// `keys` and `hashes` select any of many values in one query.
@@ -72,7 +72,7 @@ pub async fn many_keys_and_hashes(cat: Arc<dyn Catalog>) -> CheckResult {
     assert_eq!(ctx.cat.count_artifacts(&q).await.expect("count"), 2);
     let none = ArtifactQuery { keys: Some(vec![]), ..ArtifactQuery::new() };
     assert!(ctx.uids(&none).await.is_empty(), "an empty key list selects nothing");
-    Ok(())
+    Ok(Outcome::Passed)
 }
 
 /// Keyset paging in every order: pages cover every record that exists throughout exactly once,
@@ -121,5 +121,5 @@ pub async fn keyset_pages_cover_everything_once(cat: Arc<dyn Catalog>) -> CheckR
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "{order:?}: pages follow the listing's order");
     }
     assert!(Cursor::parse("not a cursor").is_err(), "a bad cursor is refused");
-    Ok(())
+    Ok(Outcome::Passed)
 }

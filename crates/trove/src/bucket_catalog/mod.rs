@@ -521,6 +521,10 @@ impl Catalog for BucketCatalog {
         write!(self.create_artifact(new))
     }
 
+    async fn create_artifacts(&self, new: &[NewArtifact]) -> Result<Vec<Artifact>> {
+        write!(self.create_artifacts(new))
+    }
+
     async fn apply_transition(&self, uids: &[Uid], op: Operation) -> Result<Vec<TransitionResult>> {
         write!(self.apply_transition(uids, op))
     }
