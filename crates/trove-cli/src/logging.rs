@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tracing_subscriber::EnvFilter;
-use trove::domain::secret::{REDACTED, redact_urls_in};
+use trove::domain::secret::{REDACTED, redact_urls_in, url_secrets};
 use trove::{ProgressObserver, TransferKind};
 
 /// Transfers smaller than this show no bar.
@@ -66,10 +66,11 @@ pub struct Redactor {
 }
 
 impl Redactor {
-    /// The secrets found in `args` (passwords of URLs) and in the environment.
+    /// The secrets found in `args` (passwords and secret query values of URLs, as written and
+    /// decoded) and in the environment.
     pub fn new(args: &[String]) -> Redactor {
         let mut secrets: Vec<String> =
-            args.iter().filter_map(|a| url_password(a)).flat_map(|p| [percent_decode(&p), p]).collect();
+            args.iter().flat_map(|a| url_secrets(a)).collect();
         for var in ["PGPASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "GOOGLE_OAUTH_ACCESS_TOKEN"] {
             if let Ok(v) = std::env::var(var) {
                 secrets.push(v);
@@ -91,38 +92,6 @@ impl Redactor {
         }
         out
     }
-}
-
-/// The password of a URL's userinfo (`scheme://user:PASSWORD@host`), as given and
-/// percent-decoded, found anywhere in an argument (`--db=URL` too).
-fn url_password(arg: &str) -> Option<String> {
-    let start = arg.find("://")? + 3;
-    let rest = &arg[start..];
-    let at = rest.rfind('@')?;
-    let userinfo = &rest[..at];
-    let (_, pw) = userinfo.split_once(':')?;
-    (!pw.is_empty()).then(|| pw.to_owned())
-}
-
-/// `%XX` escapes decoded (a password may be logged as given or decoded).
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Writes one formatted event to stderr, redacted.

@@ -96,6 +96,51 @@ pub fn redact_urls_in(text: &str) -> String {
     out
 }
 
+/// The secrets written in `text`'s URLs, for callers that must also find them outside a URL
+/// (a log line that quotes a password alone): each userinfo password and each secret query
+/// value (as [`redact_url`] recognises them), as written and percent-decoded. Empty values are
+/// left out.
+pub fn url_secrets(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut push = |raw: &str| {
+        if raw.is_empty() {
+            return;
+        }
+        // `+` is a space in a form-encoded query, a plus sign in a userinfo: keep both readings.
+        for v in [raw.to_owned(), percent_decode(raw), percent_decode(&raw.replace('+', "%2B"))] {
+            if !out.contains(&v) {
+                out.push(v);
+            }
+        }
+    };
+    for word in text.split(|c: char| c.is_whitespace() || matches!(c, '\'' | '"' | '`')) {
+        let Some(start) = word.find("://") else { continue };
+        // The scheme is the run of scheme characters before `://` (`--db=postgresql://...`).
+        let scheme_start = word[..start]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+            .map_or(0, |i| i + 1);
+        let url = &word[scheme_start..];
+        let Some(colon) = scheme_end(url) else { continue };
+        let mut rest = &url[colon + 3..];
+        if let Some(at) = userinfo_end(rest) {
+            if let Some((_, pw)) = rest[..at].split_once(':') {
+                push(pw);
+            }
+            rest = &rest[at..];
+        }
+        if let Some(q) = rest.find('?') {
+            for pair in rest[q + 1..].split('&') {
+                if let Some((name, value)) = pair.split_once('=')
+                    && is_secret_param(name)
+                {
+                    push(value);
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The index of the `:` ending a URL scheme (`ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`),
 /// if `s` starts with one of at least two characters (so `C:\dir` is a path, not a URL).
 fn scheme_end(s: &str) -> Option<usize> {
@@ -143,6 +188,17 @@ fn percent_decode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_found_raw_and_decoded() {
+        let found = url_secrets("--db=postgresql://u:p%40ss+w@h/db?sslpassword=k%2By&x=1 other s3://b/k");
+        for want in ["p%40ss+w", "p@ss w", "p@ss+w", "k%2By", "k+y"] {
+            assert!(found.iter().any(|f| f == want), "{want} not in {found:?}");
+        }
+        assert!(!found.iter().any(|f| f == "1"), "a plain parameter is no secret: {found:?}");
+        assert!(url_secrets("no url here, nor a password").is_empty());
+        assert!(url_secrets("postgresql://u:@h/db").is_empty());
+    }
 
     #[test]
     fn redaction_table() {

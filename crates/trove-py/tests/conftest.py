@@ -1,9 +1,18 @@
-"""Fixtures: a fresh Trove instance on local storage per test, and the seeds' test files."""
+"""Fixtures: a fresh Trove instance on local storage per test, the seeds' test files, and a
+real S3 server (moto) with a new bucket per test."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -54,3 +63,66 @@ def stored_files(root: Path) -> list:
                 continue
             out.append(rel)
     return sorted(out)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """A real S3 server for the session: moto's server mode (``moto_server``, installed by
+    ``scripts/install-test-deps.sh``), which honours conditional writes as AWS S3 does (the
+    catalog of an instance in a bucket needs them). Its endpoint is yielded.
+
+    Without ``moto_server`` the test is skipped, except when ``TROVE_TEST_BACKENDS`` asks for
+    real backends (CI): then it fails, so a broken install never silently tests less."""
+    binary = os.environ.get("TROVE_TEST_MOTO_BIN") or shutil.which("moto_server")
+    if not binary:
+        msg = "no moto_server (pip install 'moto[server]'): no S3 server for the S3 tests"
+        if os.environ.get("TROVE_TEST_BACKENDS"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    port = _free_port()
+    proc = subprocess.Popen(
+        [binary, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(endpoint + "/", timeout=2).close()
+                break
+            except (urllib.error.URLError, ConnectionError, OSError):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"moto_server did not start on {endpoint}")
+                time.sleep(0.2)
+        yield endpoint
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: str, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A new, empty bucket on the session's S3 server, with the standard AWS variables set
+    for it (endpoint, region, any key); its name is returned."""
+    name = f"trove-py-{uuid.uuid4().hex[:12]}"
+    req = urllib.request.Request(f"{s3_server}/{name}", method="PUT")
+    urllib.request.urlopen(req, timeout=10).close()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server)
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "trove-test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "trove-test-secret")
+    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(var, raising=False)
+    return name

@@ -1,17 +1,20 @@
 """Seed 004 (the reference's "Add, replace, cache and delete artifacts", LaminDB 2.x edition),
-cell by cell with the import changed and `ln.setup.login(...)` removed, on local storage
-instead of `s3://lamindb-ci/...` (the cleanup cell before `init` is dropped: the folder is new).
+cell by cell with the import changed and `ln.setup.login(...)` removed, twice: on an S3 bucket
+as the seed runs it (`s3://<bucket>/test-add-replace-cache` on the test S3 server: the catalog
+lives in the bucket, as the reference's cloud SQLite does) and on local storage. The cleanup
+cell before `init` is dropped: the bucket and the folder are new.
 
 Adaptations, each because of local storage or a missing third-party package:
 
-* on local storage `cache()` is the stored file itself: the `.csv` file's time is read before
-  the replace that deletes it (see seed 003's module);
+* the `.csv` file's cache time is read before the replace that changes the suffix (on local
+  storage `cache()` is the stored file itself, which the replace deletes; see seed 003's
+  module);
 * the folder section writes its folders by hand: `ln.examples.datasets.anndata_pbmc68k_reduced()`
   and `adata.write_zarr` need anndata (a reference data set and format library Trove does not
   ship); `artifact.open()` on a folder gives a read-only store of its files, so the seed's
   `"add_new_col" in store.obs` (an AnnData accessor) is `"obs/add_new_col" in store`;
-* `shutil.rmtree(artifact.cache())` and `assert not artifact._cache_path.exists()` are for cloud
-  storage: locally `cache()` is the stored folder, so that cell would delete the artifact's bytes.
+* `shutil.rmtree(artifact.cache())` and `assert not artifact._cache_path.exists()` run on S3
+  only: locally `cache()` is the stored folder, so that cell would delete the artifact's bytes.
 """
 
 import json
@@ -40,8 +43,17 @@ def write_folder(path, extra_col=False):
             f.write("new" * 100)
 
 
-def test_seed_004(workdir):
-    ln.setup.init(storage="test-add-replace-cache")
+def test_seed_004_s3(s3_bucket):
+    seed_004(f"s3://{s3_bucket}/test-add-replace-cache", cloud=True)
+
+
+def test_seed_004_local(workdir):
+    seed_004("test-add-replace-cache", cloud=False)
+
+
+def seed_004(storage, cloud):
+    """The seed's cells on `storage`."""
+    ln.setup.init(storage=storage)
 
     # Save with auto-managed (key=None)
     AUTO_KEY_PREFIX = ln.core.storage.paths.AUTO_KEY_PREFIX
@@ -160,8 +172,13 @@ def test_seed_004(workdir):
     assert artifact.hash != save_hash
     assert artifact.n_files != save_n_files
     assert artifact.path.is_dir()
+    if cloud:
+        shutil.rmtree(artifact.cache())
     with artifact.open() as store:
         assert "obs/add_new_col" in store
+    if cloud:
+        # checks that .open above opened the cloud path without syncing
+        assert not artifact._cache_path.exists()
     shutil.rmtree("./test-files/pbmc68k.zarr")
     shutil.rmtree("./test-files/pbmc68k_new.zarr")
     stored = artifact.path

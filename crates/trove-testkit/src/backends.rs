@@ -310,16 +310,20 @@ impl TestBackends {
     /// A fresh S3 bucket on a server that honours conditional writes (`If-None-Match: *`,
     /// `If-Match`), which garage ignores: moto's server mode, started on first use in this
     /// process under every provider; `None` (with a note) when `moto_server` is not installed
-    /// (`scripts/install-test-deps.sh` installs it). Such a bucket has no
-    /// [`S3Bucket::unfinished_uploads`]. Panics if the server does not start or refuses.
+    /// (`scripts/install-test-deps.sh` installs it) and no provider was asked for. Such a
+    /// bucket has no [`S3Bucket::unfinished_uploads`]. Panics if the server does not start or
+    /// refuses, and when `moto_server` is missing although `TROVE_TEST_BACKENDS` asks for real
+    /// backends (as CI does): a broken install must not silently test less.
     pub fn conditional_s3_bucket_blocking(&self) -> Option<S3Bucket> {
         let server = match moto::server() {
             Ok(Some(s)) => s,
             Ok(None) => {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "trove-testkit: no moto_server (pip install 'moto[server]'): no S3 server with conditional writes"
-                );
+                let msg = "trove-testkit: no moto_server (pip install 'moto[server]', or run \
+                           scripts/install-test-deps.sh): no S3 server with conditional writes";
+                if std::env::var_os("TROVE_TEST_BACKENDS").is_some_and(|v| !v.is_empty()) {
+                    panic!("{msg}, but TROVE_TEST_BACKENDS asks for the real backends");
+                }
+                let _ = writeln!(std::io::stderr(), "{msg}");
                 return None;
             }
             Err(e) => panic!("trove-testkit: {e}"),

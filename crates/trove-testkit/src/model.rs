@@ -349,8 +349,8 @@ impl Model {
     }
 
     /// Spec 2 §6, in the façade's order: not found; on a suffix change, a target path that
-    /// holds something (`PathOccupied`), then a renamed key that another family uses, on any
-    /// branch (`InvalidInput`); identical content (`Unchanged`, even with another suffix);
+    /// holds something, then a renamed key that another family uses, on any branch (both
+    /// `PathOccupied`, the same kind the commit gives when the key is taken meanwhile); identical content (`Unchanged`, even with another suffix);
     /// else the content, and on a suffix change the key and the bytes' place, change. Any
     /// branch: a trashed or archived record is replaced where it is.
     fn replace(&mut self, slot: usize, content: &[u8], suffix: &str) -> Result<ReplaceExpect, ErrorKind> {
@@ -368,7 +368,7 @@ impl Model {
             && new_key.is_some()
             && self.existing().any(|o| self.records[o].key == new_key && self.records[o].family != r.family)
         {
-            return Err(ErrorKind::InvalidInput);
+            return Err(ErrorKind::PathOccupied);
         }
         if r.content == content {
             return Ok(ReplaceExpect::Unchanged { slot });

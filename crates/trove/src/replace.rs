@@ -404,12 +404,15 @@ impl Trove {
             })
             .await?;
         if let Some(o) = others.iter().find(|o| o.stem() != a.stem()) {
-            return Err(Error::invalid_input(format!(
-                "the new suffix renames the key to '{key}', which {} already uses: replace with a file whose suffix is \
-                 '{}', or rename that artifact first",
-                o.label(),
-                a.suffix
-            )));
+            return Err(Error::new(
+                ErrorKind::PathOccupied,
+                format!(
+                    "the new suffix renames the key to '{key}', which {} already uses: replace with a file whose \
+                     suffix is '{}', or rename that artifact first; nothing changed",
+                    o.label(),
+                    a.suffix
+                ),
+            ));
         }
         Ok(())
     }

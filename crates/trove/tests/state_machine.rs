@@ -22,8 +22,8 @@
 //! checks the merged history; see `state_machine/concurrent.rs`.
 //!
 //! Modelled as the façade does it (the spec is silent): a replace is refused before it compares
-//! content (a new suffix whose path is taken: `PathOccupied`; whose key another family uses, on
-//! any branch: `InvalidInput`), so identical content with a new suffix is `Unchanged` only when
+//! content (a new suffix whose path is taken, or whose key another family uses on any branch:
+//! `PathOccupied`, as the commit answers when another writer takes the key meanwhile), so identical content with a new suffix is `Unchanged` only when
 //! the rename would be allowed; `empty_trash` with a collection member in the trash fails as a
 //! whole with `Protected`.
 //!

@@ -10,7 +10,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 from . import _native, _state
 from ._frames import from_stream, is_tabular, records_frame, to_stream
-from ._paths import make_path
+from ._paths import make_path, path_text
 from .errors import AlreadyInTrashError, DoesNotExist, InvalidInputError, MultipleResultsFound
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -119,7 +119,7 @@ class Artifact:
             self._source = ("arrow", to_stream(path))
             self._suffix = ".parquet"
         else:
-            self._source = ("path", os.fspath(path) if hasattr(path, "__fspath__") else str(path))
+            self._source = ("path", path_text(path))
 
     # ----- construction -----
 
@@ -437,7 +437,7 @@ class Artifact:
                 raise ValueError(f"{self._label()} is a folder. It is not allowed to replace a folder with a file.")
             self._staged = ("arrow", to_stream(content), ".parquet")
             return self
-        text = os.fspath(content) if hasattr(content, "__fspath__") else str(content)
+        text = path_text(content)
         self._check_outside_storage(text)
         is_dir = os.path.isdir(text)
         if rec["is_folder"] and not is_dir and os.path.exists(text):

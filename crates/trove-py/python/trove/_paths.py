@@ -4,6 +4,7 @@ object of the same shape (``/``, ``name``, ``suffix``, ``stem``, ``exists()``, `
 
 from __future__ import annotations
 
+import os
 import posixpath
 from pathlib import Path, PurePosixPath
 from typing import Any, Union
@@ -81,6 +82,19 @@ class CloudPath:
         from . import _state
 
         return _state.instance().path_exists(str(self)) == "file"
+
+
+def path_text(path: Any) -> str:
+    """The text of a path argument: a local path (``str``, ``pathlib.Path``, any
+    ``os.PathLike``) as the OS sees it, an object URL (:class:`CloudPath`, a ``UPath`` of a
+    bucket, ``"s3://..."``) as its URL. Cloud paths are never asked for ``__fspath__``."""
+    if isinstance(path, str):
+        return path
+    if isinstance(path, CloudPath) or getattr(path, "protocol", "") not in ("", "file", "local"):
+        return str(path)
+    if hasattr(path, "__fspath__"):
+        return os.fspath(path)
+    return str(path)
 
 
 def make_path(text: str) -> Any:

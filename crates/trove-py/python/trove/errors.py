@@ -17,7 +17,8 @@ class                      also a                      raised when
 ``ConflictError``          ``RuntimeError``            a concurrent writer won; retrying may work
 ``UnsupportedError``       ``NotImplementedError``     the backend cannot do this
 ``InstanceError``          ``RuntimeError``            no instance there, or one exists already
-``PathOccupiedError``      ``FileExistsError``         a file is already at a real key's path
+``PathOccupiedError``      ``FileExistsError``,        a path or key is taken (a file at a real key's
+                           ``ValueError``              path, a key a replace would rename to)
 ``IntegrityError``         ``OSError``                 stored bytes do not match their record
 ``StorageError``           ``OSError``                 the catalog, the object store or the disk failed
 =========================  ==========================  ==============================================
@@ -83,8 +84,10 @@ class InstanceError(TroveError, RuntimeError):
     """No instance at that location, or one exists already where one was to be created."""
 
 
-class PathOccupiedError(TroveError, FileExistsError):
-    """A file already exists at a real key's path and belongs to no artifact."""
+class PathOccupiedError(TroveError, FileExistsError, ValueError):
+    """A path or key is taken: a file at a real key's path that belongs to no artifact, or a
+    key another artifact uses (a ``replace()`` with a new suffix renames the key). Also a
+    ``ValueError``, the type the reference raises for a refused replace."""
 
 
 class IntegrityError(TroveError, OSError):
