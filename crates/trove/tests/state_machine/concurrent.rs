@@ -31,7 +31,10 @@
 //!   newer version took the key over (and moved the record's bytes into the managed area, where
 //!   the deletion removed them);
 //! * a save that brought identical content back from the trash while a replace of the round
-//!   changed that record: the answer shows the record as the replace left it.
+//!   changed that record: the answer shows the record as the replace left it;
+//! * a new version that names as the version it follows the head a permanent deletion of the
+//!   round was removing (it read the head while the deletion had it marked; identical content
+//!   in a record being deleted is not de-duplicated against).
 //!
 //! Races Trove still loses, each a reported defect, are listed in [`RACES`]: while a flag is
 //! `false`, rounds leave out the later operation of such a pair (counted and printed).
@@ -626,6 +629,30 @@ fn step(
         let (m2, ids2, e) = try_as(m, ids, &Op::Restore(vec![slot]), restored, op, got, store)?;
         (*m, *ids) = (m2, ids2);
         return Ok((e, vec!["restored one of several trashed families (uid order)"]));
+    }
+    // A new version that names as the version it follows the key's head that a permanent
+    // deletion of the round (earlier in this order) was removing: the save read the head while
+    // the deletion had it marked, and the deletion committed after. The new version is the
+    // family's head either way; only the name in the answer is of a record now gone.
+    if let Observed::Save(Ok(SaveOutcome::NewVersion { artifact, previous: saw })) = got
+        && let Some(saw) = ids.uids.iter().position(|u| u == saw)
+        && let Expect::Saved(SaveExpect::NewVersion { previous, .. }) = m.clone().apply(op)
+        && saw != previous
+        && heads.contains(&saw)
+        && round_start.records.get(saw).is_some_and(|r| r.exists())
+        && !m.records[saw].exists()
+        && m.records[saw].family == m.records[previous].family
+        && m.records[saw].version > m.records[previous].version
+        && round_ops.iter().any(|o| matches!(o, Op::DeletePermanently(..) | Op::EmptyTrash { .. }))
+    {
+        let as_named = Observed::Save(Ok(SaveOutcome::NewVersion {
+            artifact: artifact.clone(),
+            previous: ids.uids[previous].clone(),
+        }));
+        if let Ok((m2, ids2, e)) = try_as(m, ids, op, None, op, &as_named, store) {
+            (*m, *ids) = (m2, ids2);
+            return Ok((e, vec!["new version following the head a permanent deletion of the round was removing"]));
+        }
     }
     // The save as the model may have to see it, given the other saves of the round.
     let rivals = round_ops.iter().filter(|o| matches!(o, Op::Save(r) if r.key.is_some() && r.key == req.key)).count();
