@@ -69,8 +69,7 @@ impl Redactor {
     /// The secrets found in `args` (passwords and secret query values of URLs, as written and
     /// decoded) and in the environment.
     pub fn new(args: &[String]) -> Redactor {
-        let mut secrets: Vec<String> =
-            args.iter().flat_map(|a| url_secrets(a)).collect();
+        let mut secrets: Vec<String> = args.iter().flat_map(|a| url_secrets(a)).collect();
         for var in ["PGPASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "GOOGLE_OAUTH_ACCESS_TOKEN"] {
             if let Ok(v) = std::env::var(var) {
                 secrets.push(v);

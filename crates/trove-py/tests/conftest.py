@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-
 import trove
 
 IRIS = """sepal_length,sepal_width,petal_length,petal_width,iris_class

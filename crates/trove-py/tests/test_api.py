@@ -4,7 +4,6 @@ collections and labels."""
 import pandas as pd
 import pyarrow as pa
 import pytest
-
 import trove as ln
 from trove import errors
 

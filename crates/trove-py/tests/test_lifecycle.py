@@ -6,7 +6,6 @@ import warnings
 from pathlib import Path
 
 import pytest
-
 import trove as ln
 from trove import errors
 

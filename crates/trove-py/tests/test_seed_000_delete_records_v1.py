@@ -4,7 +4,6 @@ lines written as `ln.setup.init`/`ln.setup.delete`. Assertions after a cell chec
 printed output showed."""
 
 import pandas as pd
-
 import trove as ln
 
 

@@ -7,7 +7,6 @@ whose message says to pass `permanent=True` (tested at the end)."""
 
 import pandas as pd
 import pytest
-
 import trove as ln
 
 

@@ -2,7 +2,6 @@
 import changed."""
 
 import pandas as pd
-
 import trove as ln
 
 

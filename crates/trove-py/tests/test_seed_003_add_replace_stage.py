@@ -9,7 +9,6 @@ time is read before the replace instead."""
 
 import pandas as pd
 import pytest
-
 import trove as ln
 
 

@@ -23,7 +23,6 @@ import shutil
 
 import pandas as pd
 import pytest
-
 import trove as ln
 
 

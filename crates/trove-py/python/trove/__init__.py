@@ -16,7 +16,6 @@ threads save and load concurrently). The library never prompts and never prints.
 
 from __future__ import annotations
 
-
 from . import core, errors
 from ._artifact import AUTO_KEY_PREFIX, Artifact, Branch, QuerySet
 from ._collection import Collection, ULabel

@@ -109,7 +109,7 @@ class Artifact:
         if isinstance(revises, Artifact) and key is None and description is None:
             # A new version carries its family's key (or description), as in the reference.
             self._key, self._description = revises.key, revises.description
-        self._staged: Optional[Tuple[str, Any]] = None
+        self._staged: Optional[Tuple[str, Any, str]] = None
         self._pending_branch: Optional[int] = None
         # The suffix of a path is worked out only if asked for before save() (the record has it).
         self._suffix: Optional[str] = None
@@ -376,7 +376,7 @@ class Artifact:
                 self._rec = inst.archive([uid])[0]
         else:
             self._rec = inst.restore([uid])[0]
-            if self._rec["branch_id"] == 0:  # type: ignore[index]
+            if self._rec["branch_id"] == 0:
                 self._rec = inst.restore([uid])[0]
 
     def delete(self, permanent: Optional[bool] = None, storage: Optional[bool] = None) -> None:
@@ -561,6 +561,12 @@ class Artifact:
         if self._rec is None:
             raise ValueError(f"{what}: the artifact is not saved yet; call .save() first")
 
+    def _saved_uid(self, what: str) -> str:
+        """The uid of a saved artifact (``ValueError`` for an unsaved one)."""
+        self._require_saved(what)
+        assert self._rec is not None
+        return str(self._rec["uid"])
+
     def _label(self) -> str:
         if self._rec is None:
             return "the unsaved artifact"
@@ -603,14 +609,14 @@ class _LabelManager:
 
     def add(self, *labels: Any) -> None:
         """Attach labels (``ULabel`` objects or names)."""
-        uid = self._artifact.uid
+        uid = self._artifact._saved_uid("labels.add")
         for label in labels:
             for one in label if isinstance(label, (list, tuple)) else [label]:
                 _state.instance().label_link(_label_name(one), [uid], True)
 
     def remove(self, *labels: Any) -> None:
         """Detach labels."""
-        uid = self._artifact.uid
+        uid = self._artifact._saved_uid("labels.remove")
         for label in labels:
             _state.instance().label_link(_label_name(label), [uid], False)
 
@@ -618,7 +624,7 @@ class _LabelManager:
         """The labels attached."""
         from ._collection import ULabel
 
-        return [ULabel._from_record(r) for r in _state.instance().labels_of(self._artifact.uid)]
+        return [ULabel._from_record(r) for r in _state.instance().labels_of(self._artifact._saved_uid("labels.all"))]
 
     def list(self, field: Optional[str] = None) -> List[Any]:
         """The labels (or one field of each)."""

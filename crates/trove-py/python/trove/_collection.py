@@ -23,11 +23,10 @@ class Collection:
         description: Optional[str] = None,
         **_kwargs: Any,
     ) -> None:
-        if isinstance(artifacts, Artifact):
-            artifacts = [artifacts]
-        self._members = [a.uid if isinstance(a, Artifact) else str(a) for a in artifacts]
-        if any(m is None for m in self._members):
+        artifacts = [artifacts] if isinstance(artifacts, Artifact) else list(artifacts)
+        if any(isinstance(a, Artifact) and a.uid is None for a in artifacts):
             raise ValueError("save every artifact before putting it into a collection")
+        self._members: List[str] = _members(artifacts)
         self._key = key
         self._description = description
         self._rec: Optional[dict] = None
@@ -91,7 +90,7 @@ class Collection:
     def ordered_artifacts(self) -> List[Artifact]:
         """The members in collection order."""
         self._require_saved()
-        return [Artifact._from_record(r) for r in _state.instance().collection_members(self.uid)]
+        return [Artifact._from_record(r) for r in _state.instance().collection_members(self._saved_uid())]
 
     def save(self) -> "Collection":
         """Register the collection (or find the identical one)."""
@@ -105,31 +104,37 @@ class Collection:
         self._require_saved()
         inst = _state.instance()
         if permanent:
-            inst.collections_op("delete", [self.uid])
+            inst.collections_op("delete", [self._saved_uid()])
             self._deleted = True
             return
         if self.branch_id == -1:
             raise AlreadyInTrashError(
                 f"collection {self.uid} is already in the trash; delete it with .delete(permanent=True)"
             )
-        inst.collections_op("trash", [self.uid])
+        inst.collections_op("trash", [self._saved_uid()])
         self._refresh()
 
     def restore(self) -> "Collection":
         """Bring the collection back from the trash or the archive."""
         self._require_saved()
-        _state.instance().collections_op("restore", [self.uid])
+        _state.instance().collections_op("restore", [self._saved_uid()])
         self._refresh()
         return self
 
     def _refresh(self) -> None:
-        self._rec = _state.instance().get_collection(self.uid)
+        self._rec = _state.instance().get_collection(self._saved_uid())
 
     def _require_saved(self) -> None:
         if self._deleted:
             raise DoesNotExist("the collection was deleted permanently")
         if self._rec is None:
             raise ValueError("the collection is not saved yet; call .save() first")
+
+    def _saved_uid(self) -> str:
+        """The uid of a saved collection (``ValueError`` for an unsaved one)."""
+        self._require_saved()
+        assert self._rec is not None
+        return str(self._rec["uid"])
 
     @classmethod
     def get(cls, idlike: Optional[str] = None, *, key: Optional[str] = None) -> "Collection":
@@ -142,9 +147,11 @@ class Collection:
     @classmethod
     def filter(cls, key: Optional[str] = None, branch_id: Any = 1, **_kwargs: Any) -> List["Collection"]:
         """Collections on main (``branch_id=None`` for all branches), optionally by key."""
-        branch = None if branch_id == 1 else ("all" if branch_id is None else str(branch_id))
-        if branch not in (None, "all"):
-            branch = {"0": "archive", "-1": "trash"}.get(branch, branch)
+        branch: Optional[str] = None
+        if branch_id is None:
+            branch = "all"
+        elif branch_id != 1:
+            branch = {"0": "archive", "-1": "trash"}.get(str(branch_id), str(branch_id))
         return [cls._from_record(r) for r in _state.instance().list_collections(branch, key)]
 
     def __eq__(self, other: object) -> bool:
@@ -223,4 +230,4 @@ class ULabel:
 
 
 def _members(items: Iterable[Any]) -> List[str]:
-    return [a.uid if isinstance(a, Artifact) else str(a) for a in items]
+    return [a._saved_uid("a collection member") if isinstance(a, Artifact) else str(a) for a in items]

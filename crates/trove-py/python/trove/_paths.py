@@ -102,7 +102,7 @@ def make_path(text: str) -> Any:
     if "://" not in text:
         return Path(text)
     try:
-        from upath import UPath  # type: ignore[import-not-found]
+        from upath import UPath
 
         return UPath(text)
     except ImportError:
