@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// What the tests need from PyPI (maturin at the version the package is built with).
-const REQUIREMENTS: &[&str] = &["maturin>=1.16,<1.17", "pytest", "pandas", "pyarrow", "ruff>=0.8,<1", "mypy>=1.13,<2"];
+const REQUIREMENTS: &[&str] =
+    &["maturin>=1.16,<1.17", "pytest", "pandas", "pyarrow", "polars", "ruff>=0.8,<1", "mypy>=1.13,<2"];
 
 fn python() -> String {
     std::env::var("PYTHON").unwrap_or_else(|_| "python3".into())

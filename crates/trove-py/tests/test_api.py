@@ -68,6 +68,12 @@ def test_dataframes_round_trip(instance):
     assert t.n_observations == 1000 and list(t.load()["n"])[-1] == 999
     empty = ln.Artifact.from_df(df.iloc[:0], key="frames/empty.parquet").save()
     assert empty.n_observations == 0 and list(empty.load().columns) == ["a", "b", "c"]
+    # polars crosses the same Arrow C stream (its __arrow_c_stream__), no pandas in between.
+    pl = pytest.importorskip("polars")
+    pdf = pl.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"], "c": [0.5, 1.5, 2.5]})
+    p = ln.Artifact.from_dataframe(pdf, key="frames/polars.parquet").save()
+    assert (p.otype, p.n_observations, p.suffix) == ("DataFrame", 3, ".parquet")
+    pd.testing.assert_frame_equal(p.load(), df, check_dtype=False)
 
 
 def test_load_csv_and_open_bytes(instance, tmp_path):
