@@ -53,7 +53,7 @@ fn replace_and_collections() {
     assert!(!m.objects.contains_key(&Location::Real("k.txt".into())));
     save(&mut m, "d", Some("k.txt"), false);
     assert_eq!(m.records[2].family, 2, "the renamed head no longer holds the key");
-    assert_eq!(m.apply(&replace(2, "e", ".csv")), Expect::Failed(ErrorKind::InvalidInput));
+    assert_eq!(m.apply(&replace(2, "e", ".csv")), Expect::Failed(ErrorKind::PathOccupied));
     m.apply(&Op::DeletePermanently(vec![2], StoragePolicy::Auto));
     assert_eq!(m.apply(&replace(2, "e", ".csv")), Expect::Failed(ErrorKind::NotFound));
 
